@@ -1,0 +1,62 @@
+package io.gpucloud.controlplane.gateway;
+
+import io.gpucloud.controlplane.inventory.HostRegistry;
+import io.gpucloud.controlplane.tenancy.Principal;
+import io.gpucloud.protocol.Heartbeat;
+import io.gpucloud.protocol.HeartbeatResponse;
+import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.RegisterRequest;
+import io.gpucloud.protocol.RegisterResponse;
+import java.util.UUID;
+import org.slf4j.MDC;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
+import org.springframework.web.bind.annotation.RequestAttribute;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+import io.gpucloud.controlplane.web.ApiException;
+
+/**
+ * The host-worker protocol. Registration takes a bootstrap token; everything else takes the
+ * host's own credential and only ever touches that host (another host's id is a 404).
+ */
+@RestController
+@RequestMapping("/worker/v1")
+class WorkerController {
+
+    private final HostRegistry registry;
+
+    WorkerController(HostRegistry registry) {
+        this.registry = registry;
+    }
+
+    @PostMapping("/register")
+    RegisterResponse register(@RequestBody RegisterRequest request) {
+        return registry.register(request);
+    }
+
+    @PutMapping("/hosts/{hostId}/topology")
+    RegisterResponse topology(@PathVariable UUID hostId, @RequestBody HostTopology topology,
+                              @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
+        ownHost(hostId, principal);
+        try (var ignored = MDC.putCloseable("hostId", hostId.toString())) {
+            return registry.reportTopology(hostId, topology);
+        }
+    }
+
+    @PostMapping("/hosts/{hostId}/heartbeat")
+    HeartbeatResponse heartbeat(@PathVariable UUID hostId, @RequestBody(required = false) Heartbeat heartbeat,
+                                @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
+        ownHost(hostId, principal);
+        var result = registry.heartbeat(hostId, heartbeat == null ? null : heartbeat.workerVersion());
+        return new HeartbeatResponse(result.state(), result.reportTopology());
+    }
+
+    private static void ownHost(UUID hostId, Principal principal) {
+        if (!principal.subjectId().equals(hostId)) {
+            throw ApiException.notFound("Host", hostId);
+        }
+    }
+}

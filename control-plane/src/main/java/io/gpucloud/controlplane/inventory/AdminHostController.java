@@ -1,0 +1,45 @@
+package io.gpucloud.controlplane.inventory;
+
+import io.gpucloud.controlplane.inventory.HostViews.HostDetail;
+import io.gpucloud.controlplane.inventory.HostViews.HostSummary;
+import io.gpucloud.controlplane.web.ApiException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+
+/** The fleet as operators see it. Authenticated by an admin bearer token (see BearerAuthFilter). */
+@RestController
+@RequestMapping("/admin/api/v1/hosts")
+class AdminHostController {
+
+    private static final Set<String> STATES =
+            Set.of("onboarding", "ready", "draining", "unreachable", "maintenance", "retired");
+
+    private final HostQueries queries;
+
+    AdminHostController(HostQueries queries) {
+        this.queries = queries;
+    }
+
+    @GetMapping
+    Map<String, List<HostSummary>> list(@RequestParam Optional<String> state,
+                                        @RequestParam Optional<String> gpuModel,
+                                        @RequestParam Optional<String> location) {
+        state.filter(s -> !STATES.contains(s)).ifPresent(s -> {
+            throw ApiException.badRequest("state", "Unknown host state '" + s + "'; one of " + STATES + ".");
+        });
+        return Map.of("items", queries.list(state, gpuModel, location));
+    }
+
+    @GetMapping("/{hostId}")
+    HostDetail get(@PathVariable UUID hostId) {
+        return queries.detail(hostId);
+    }
+}

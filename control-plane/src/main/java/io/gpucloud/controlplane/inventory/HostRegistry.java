@@ -1,0 +1,180 @@
+package io.gpucloud.controlplane.inventory;
+
+import io.gpucloud.controlplane.tenancy.Tokens;
+import io.gpucloud.controlplane.web.ApiException;
+import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.RegisterRequest;
+import io.gpucloud.protocol.RegisterResponse;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * Registration, topology reports and liveness of host workers: the write side of the inventory.
+ */
+@Service
+public class HostRegistry {
+
+    private static final Logger log = LoggerFactory.getLogger(HostRegistry.class);
+    private static final Pattern HOST_NAME = Pattern.compile("^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$");
+    private static final Pattern BDF = Pattern.compile("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
+
+    private final JdbcClient jdbc;
+    private final TopologyReconciler reconciler;
+    private final InventoryProperties properties;
+    private final MeterRegistry meters;
+
+    public HostRegistry(JdbcClient jdbc, TopologyReconciler reconciler, InventoryProperties properties,
+                        MeterRegistry meters) {
+        this.jdbc = jdbc;
+        this.reconciler = reconciler;
+        this.properties = properties;
+        this.meters = meters;
+    }
+
+    /**
+     * Registers a host or, for a known host name, re-registers it: same id, fresh credential,
+     * rows reconciled with the new topology. Safe to repeat.
+     */
+    @Transactional
+    public RegisterResponse register(RegisterRequest request) {
+        HostTopology topology = validate(request == null ? null : request.topology());
+        String location = request.location() == null || request.location().isBlank() ? "default" : request.location();
+        String credential = Tokens.generate("host");
+        UUID hostId = jdbc.sql("""
+                INSERT INTO host (id, name, location, platform, fabric_mode, credential_hash, worker_version,
+                                  last_heartbeat_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, now())
+                ON CONFLICT (name) DO UPDATE SET credential_hash = EXCLUDED.credential_hash,
+                       worker_version = EXCLUDED.worker_version, last_heartbeat_at = now()
+                RETURNING id
+                """)
+                .params(UUID.randomUUID(), topology.hostName(), location, topology.platform().name(),
+                        topology.fabricMode().name(), Tokens.hash(credential), request.workerVersion())
+                .query(UUID.class).single();
+        try (MDC.MDCCloseable ignored = MDC.putCloseable("hostId", hostId.toString())) {
+            reconciler.reconcile(hostId, topology);
+            settleStateAfterReport(hostId, topology);
+            meters.counter("gpucloud.worker.registrations").increment();
+            log.info("Host {} registered: {} with {} GPUs, {} partitions, {} problems", topology.hostName(),
+                    topology.platform(), topology.gpuCount(), topology.partitions().size(), topology.problems().size());
+        }
+        return new RegisterResponse(hostId, credential, (int) properties.heartbeatInterval().toSeconds(),
+                reconciler.knownModuleIds(hostId));
+    }
+
+    /** A fresh discovery from an already registered worker. */
+    @Transactional
+    public RegisterResponse reportTopology(UUID hostId, HostTopology topology) {
+        validate(topology);
+        String registeredName = jdbc.sql("SELECT name FROM host WHERE id = ? FOR UPDATE").param(hostId)
+                .query(String.class).optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
+        if (!registeredName.equals(topology.hostName())) {
+            throw ApiException.conflict("host-name-mismatch", "This credential belongs to host '" + registeredName
+                    + "' but the topology is of '" + topology.hostName() + "'.");
+        }
+        reconciler.reconcile(hostId, topology);
+        settleStateAfterReport(hostId, topology);
+        jdbc.sql("UPDATE host SET last_heartbeat_at = now() WHERE id = ?").param(hostId).update();
+        return new RegisterResponse(hostId, null, (int) properties.heartbeatInterval().toSeconds(),
+                reconciler.knownModuleIds(hostId));
+    }
+
+    /** Records a heartbeat; a host that was unreachable returns to the state it had. */
+    @Transactional
+    public HeartbeatResult heartbeat(UUID hostId, String workerVersion) {
+        return jdbc.sql("""
+                UPDATE host SET last_heartbeat_at = now(),
+                       worker_version = COALESCE(?, worker_version),
+                       state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready') ELSE state END,
+                       state_reason = CASE WHEN state = 'unreachable' THEN NULL ELSE state_reason END,
+                       state_changed_at = CASE WHEN state = 'unreachable' THEN now() ELSE state_changed_at END,
+                       resume_state = CASE WHEN state = 'unreachable' THEN NULL ELSE resume_state END
+                 WHERE id = ?
+                RETURNING state, topology_reported_at IS NULL AS needs_topology
+                """)
+                .params(workerVersion, hostId)
+                .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
+                .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
+    }
+
+    public record HeartbeatResult(String state, boolean reportTopology) {
+    }
+
+    /**
+     * Moves hosts whose workers fell silent to {@code unreachable}, remembering where to return.
+     * Placement skips unreachable hosts.
+     */
+    @Transactional
+    public List<String> markSilentHostsUnreachable() {
+        List<String> names = jdbc.sql("""
+                UPDATE host SET resume_state = state, state = 'unreachable', state_changed_at = now(),
+                       state_reason = 'no heartbeat since ' || to_char(last_heartbeat_at AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                 WHERE state IN ('onboarding', 'ready', 'draining', 'maintenance')
+                   AND last_heartbeat_at < now() - make_interval(secs => ?)
+                RETURNING name
+                """)
+                .param(properties.heartbeatTimeout().toMillis() / 1000.0)
+                .query(String.class).list();
+        for (String name : names) {
+            log.warn("Host {} is unreachable: no heartbeat for {}", name, properties.heartbeatTimeout());
+            meters.counter("gpucloud.hosts.unreachable.transitions").increment();
+        }
+        return names;
+    }
+
+    private void settleStateAfterReport(UUID hostId, HostTopology topology) {
+        if (!topology.passthroughCapable()) {
+            jdbc.sql("""
+                    UPDATE host SET state = 'onboarding', state_changed_at = now(),
+                           state_reason = 'IOMMU is off: devices cannot be passed through; enable intel_iommu/amd_iommu and reboot'
+                     WHERE id = ? AND state IN ('onboarding', 'ready', 'unreachable')
+                    """).param(hostId).update();
+            return;
+        }
+        jdbc.sql("""
+                UPDATE host SET state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready')
+                                             WHEN state = 'onboarding' THEN 'ready' ELSE state END,
+                       resume_state = NULL, state_reason = NULL, state_changed_at = now()
+                 WHERE id = ? AND state IN ('onboarding', 'unreachable')
+                """).param(hostId).update();
+    }
+
+    private static HostTopology validate(HostTopology t) {
+        if (t == null) {
+            throw ApiException.badRequest("topology", "The request must carry the host topology.");
+        }
+        if (t.hostName() == null || !HOST_NAME.matcher(t.hostName()).matches()) {
+            throw ApiException.badRequest("topology.hostName",
+                    "hostName must be a DNS label or dotted name of letters, digits, '-' and '.' (at most 63 characters).");
+        }
+        if (t.platform() == null || t.fabricMode() == null) {
+            throw ApiException.badRequest("topology.platform", "platform and fabricMode are required.");
+        }
+        for (var d : t.pciDevices()) {
+            if (d.bdf() == null || !BDF.matcher(d.bdf()).matches()) {
+                throw ApiException.badRequest("topology.pciDevices.bdf",
+                        "Device address '" + d.bdf() + "' is not a full PCI address like 0000:18:00.0.");
+            }
+            if (d.kind() == null) {
+                throw ApiException.badRequest("topology.pciDevices.kind", "Device " + d.bdf() + " has no kind.");
+            }
+        }
+        var cpuNodes = t.numaNodes().stream().map(n -> n.id()).collect(java.util.stream.Collectors.toSet());
+        for (var c : t.cpus()) {
+            if (!cpuNodes.contains(c.numaNode())) {
+                throw ApiException.badRequest("topology.cpus.numaNode",
+                        "CPU " + c.id() + " is on NUMA node " + c.numaNode() + ", which the topology does not list.");
+            }
+        }
+        return t;
+    }
+}

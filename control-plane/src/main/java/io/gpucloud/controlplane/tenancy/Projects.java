@@ -1,0 +1,30 @@
+package io.gpucloud.controlplane.tenancy;
+
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+
+/** Tenants and projects. The customer API (a later slice) builds on this. */
+@Service
+public class Projects {
+
+    private final JdbcClient jdbc;
+
+    public Projects(JdbcClient jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    /** Finds or creates tenant {@code tenantName} with project {@code projectName}; returns the project id. */
+    @Transactional
+    public UUID ensureProject(String tenantName, String projectName) {
+        jdbc.sql("INSERT INTO tenant (id, name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+                .params(UUID.randomUUID(), tenantName).update();
+        UUID tenantId = jdbc.sql("SELECT id FROM tenant WHERE name = ?").param(tenantName)
+                .query(UUID.class).single();
+        jdbc.sql("INSERT INTO project (id, tenant_id, name) VALUES (?, ?, ?) ON CONFLICT (tenant_id, name) DO NOTHING")
+                .params(UUID.randomUUID(), tenantId, projectName).update();
+        return jdbc.sql("SELECT id FROM project WHERE tenant_id = ? AND name = ?").params(tenantId, projectName)
+                .query(UUID.class).single();
+    }
+}

@@ -1,0 +1,86 @@
+package io.gpucloud.controlplane.tenancy;
+
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+
+/** Issues and checks bearer tokens. Only hashes are stored; the clear token is returned once. */
+@Service
+public class TokenService {
+
+    private final JdbcClient jdbc;
+
+    public TokenService(JdbcClient jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    public record IssuedToken(UUID id, String token) {
+    }
+
+    @Transactional
+    public IssuedToken issueAdminToken(String name) {
+        return insert("admin", name, null, null, Tokens.generate("admin"));
+    }
+
+    @Transactional
+    public IssuedToken issueBootstrapToken(String name, Instant expiresAt) {
+        return insert("bootstrap", name, null, expiresAt, Tokens.generate("bootstrap"));
+    }
+
+    @Transactional
+    public IssuedToken issueProjectToken(String name, UUID projectId) {
+        return insert("project", name, projectId, null, Tokens.generate("project"));
+    }
+
+    /** Installs a token whose clear text an operator chose (demo profile); idempotent. */
+    @Transactional
+    public void installKnownToken(String kind, String name, UUID projectId, String clearToken) {
+        String hash = Tokens.hash(clearToken);
+        boolean exists = jdbc.sql("SELECT count(*) FROM api_token WHERE token_hash = ?").param(hash)
+                .query(Long.class).single() > 0;
+        if (!exists) {
+            insert(kind, name, projectId, null, clearToken);
+        }
+    }
+
+    private IssuedToken insert(String kind, String name, UUID projectId, Instant expiresAt, String clear) {
+        UUID id = UUID.randomUUID();
+        jdbc.sql("""
+                INSERT INTO api_token (id, kind, name, token_hash, token_prefix, project_id, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+                .params(id, kind, name, Tokens.hash(clear), Tokens.prefix(clear), projectId,
+                        expiresAt == null ? null : java.sql.Timestamp.from(expiresAt))
+                .update();
+        return new IssuedToken(id, clear);
+    }
+
+    /** The principal for a live (unrevoked, unexpired) API token, touching its last-used time. */
+    public Optional<Principal> authenticate(String clearToken) {
+        String hash = Tokens.hash(clearToken);
+        return jdbc.sql("""
+                UPDATE api_token SET last_used_at = now()
+                 WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                RETURNING id, kind, name, project_id
+                """)
+                .param(hash)
+                .query((rs, n) -> new Principal(
+                        Principal.Kind.valueOf(rs.getString("kind").toUpperCase()),
+                        rs.getObject("id", UUID.class),
+                        rs.getObject("project_id", UUID.class),
+                        rs.getString("name")))
+                .optional();
+    }
+
+    /** The principal for a registered host's worker credential. */
+    public Optional<Principal> authenticateHost(String clearToken) {
+        return jdbc.sql("SELECT id, name FROM host WHERE credential_hash = ?")
+                .param(Tokens.hash(clearToken))
+                .query((rs, n) -> new Principal(Principal.Kind.HOST, rs.getObject("id", UUID.class), null,
+                        rs.getString("name")))
+                .optional();
+    }
+}

@@ -1,0 +1,79 @@
+package io.gpucloud.worker.agent;
+
+import io.gpucloud.protocol.Heartbeat;
+import io.gpucloud.protocol.HeartbeatResponse;
+import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.RegisterRequest;
+import io.gpucloud.protocol.RegisterResponse;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.UUID;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The worker side of the control plane's {@code /worker/v1} protocol (JDK HTTP client + Jackson). */
+public class ControlPlaneClient {
+
+    private final URI baseUri;
+    private final HttpClient http;
+    private final JsonMapper json;
+
+    public ControlPlaneClient(URI baseUri) {
+        this.baseUri = baseUri.toString().endsWith("/") ? baseUri : URI.create(baseUri + "/");
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        this.json = JsonMapper.builder().build();
+    }
+
+    public RegisterResponse register(String bootstrapToken, RegisterRequest request) {
+        return send("POST", "worker/v1/register", bootstrapToken, request, RegisterResponse.class);
+    }
+
+    public RegisterResponse reportTopology(UUID hostId, String credential, HostTopology topology) {
+        return send("PUT", "worker/v1/hosts/" + hostId + "/topology", credential, topology, RegisterResponse.class);
+    }
+
+    public HeartbeatResponse heartbeat(UUID hostId, String credential, Heartbeat heartbeat) {
+        return send("POST", "worker/v1/hosts/" + hostId + "/heartbeat", credential, heartbeat, HeartbeatResponse.class);
+    }
+
+    private <T> T send(String method, String path, String bearer, Object body, Class<T> answer) {
+        HttpRequest request = HttpRequest.newBuilder(baseUri.resolve(path))
+                .timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + bearer)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)))
+                .build();
+        HttpResponse<String> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new ControlPlaneException(0, "control plane unreachable at " + baseUri + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ControlPlaneException(0, "interrupted", e);
+        }
+        if (response.statusCode() / 100 != 2) {
+            throw new ControlPlaneException(response.statusCode(),
+                    method + " " + path + " answered " + response.statusCode() + ": " + response.body(), null);
+        }
+        return json.readValue(response.body(), answer);
+    }
+
+    /** A failed call; {@code status} 0 means no HTTP answer at all. */
+    public static class ControlPlaneException extends RuntimeException {
+        private final int status;
+
+        public ControlPlaneException(int status, String message, Throwable cause) {
+            super(message, cause);
+            this.status = status;
+        }
+
+        public int status() {
+            return status;
+        }
+    }
+}

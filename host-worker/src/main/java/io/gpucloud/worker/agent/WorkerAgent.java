@@ -1,0 +1,158 @@
+package io.gpucloud.worker.agent;
+
+import io.gpucloud.protocol.Heartbeat;
+import io.gpucloud.protocol.HeartbeatResponse;
+import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.RegisterRequest;
+import io.gpucloud.protocol.RegisterResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The worker's life toward the control plane: discover, register (or resume with a saved
+ * credential), then heartbeat; re-report the topology when asked; fall back to the bootstrap
+ * token when the credential is refused. Network failures back off exponentially up to a minute.
+ */
+public class WorkerAgent implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(WorkerAgent.class);
+    public static final String VERSION = "0.1.0";
+
+    private final ControlPlaneClient client;
+    private final TopologySource topology;
+    private final String bootstrapToken;
+    private final String location;
+    private final CredentialStore store;
+    private final ScheduledExecutorService loop;
+    private volatile CredentialStore.Identity identity;
+    private volatile Map<String, Integer> knownModuleIds = Map.of();
+    private volatile Duration heartbeatInterval = Duration.ofSeconds(5);
+    private volatile Duration backoff = Duration.ZERO;
+    private volatile Instant lastHeartbeatOk;
+
+    public WorkerAgent(ControlPlaneClient client, TopologySource topology, String bootstrapToken, String location,
+                       CredentialStore store) {
+        this.client = client;
+        this.topology = topology;
+        this.bootstrapToken = bootstrapToken;
+        this.location = location;
+        this.store = store;
+        this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "host-worker-agent");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public void start() {
+        loop.execute(this::tick);
+    }
+
+    public Optional<CredentialStore.Identity> identity() {
+        return Optional.ofNullable(identity);
+    }
+
+    public Optional<Instant> lastHeartbeatOk() {
+        return Optional.ofNullable(lastHeartbeatOk);
+    }
+
+    private void tick() {
+        Duration next;
+        try {
+            if (identity == null) {
+                connect();
+            } else {
+                beat();
+            }
+            backoff = Duration.ZERO;
+            next = heartbeatInterval;
+        } catch (ControlPlaneClient.ControlPlaneException e) {
+            if (e.status() == 401 || e.status() == 404) {
+                log.warn("Control plane refused this worker's credential ({}); registering again", e.status());
+                identity = null;
+            }
+            backoff = backoff.isZero() ? Duration.ofMillis(500) : min(backoff.multipliedBy(2), Duration.ofMinutes(1));
+            log.warn("Control plane call failed, retrying in {} ms: {}", backoff.toMillis(), e.getMessage());
+            next = backoff;
+        } catch (RuntimeException e) {
+            backoff = backoff.isZero() ? Duration.ofSeconds(1) : min(backoff.multipliedBy(2), Duration.ofMinutes(1));
+            log.error("Worker loop failed, retrying in {} ms", backoff.toMillis(), e);
+            next = backoff;
+        }
+        if (!loop.isShutdown()) {
+            loop.schedule(this::tick, next.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void connect() {
+        Optional<CredentialStore.Identity> saved = store == null ? Optional.empty() : store.load();
+        if (saved.isPresent()) {
+            try {
+                RegisterResponse r = client.reportTopology(saved.get().hostId(), saved.get().credential(),
+                        topology.discover(knownModuleIds));
+                identity = saved.get();
+                adopt(r);
+                log.info("Resumed as host {}", identity.hostId());
+                return;
+            } catch (ControlPlaneClient.ControlPlaneException e) {
+                if (e.status() != 401 && e.status() != 404) {
+                    throw e;
+                }
+                log.info("Saved credential no longer accepted; registering with the bootstrap token");
+            }
+        }
+        if (bootstrapToken == null || bootstrapToken.isBlank()) {
+            throw new IllegalStateException("no saved credential and no bootstrap token: cannot register");
+        }
+        HostTopology discovered = topology.discover(knownModuleIds);
+        RegisterResponse r = client.register(bootstrapToken, new RegisterRequest(VERSION, location, discovered));
+        identity = new CredentialStore.Identity(r.hostId(), r.credential());
+        if (store != null) {
+            store.save(identity);
+        }
+        adopt(r);
+        try (var ignored = MDC.putCloseable("hostId", r.hostId().toString())) {
+            log.info("Registered {} as host {}", discovered.hostName(), r.hostId());
+        }
+    }
+
+    private void beat() {
+        HeartbeatResponse r = client.heartbeat(identity.hostId(), identity.credential(),
+                new Heartbeat(Instant.now(), VERSION));
+        lastHeartbeatOk = Instant.now();
+        if (r.reportTopology()) {
+            adopt(client.reportTopology(identity.hostId(), identity.credential(), topology.discover(knownModuleIds)));
+        }
+    }
+
+    private void adopt(RegisterResponse r) {
+        if (r.knownModuleIds() != null) {
+            knownModuleIds = Map.copyOf(r.knownModuleIds());
+        }
+        if (r.heartbeatIntervalSeconds() > 0) {
+            heartbeatInterval = Duration.ofSeconds(r.heartbeatIntervalSeconds());
+        }
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    @Override
+    public void close() {
+        loop.shutdownNow();
+        try {
+            loop.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
