@@ -1,0 +1,92 @@
+package io.gpucloud.controlplane;
+
+import io.gpucloud.controlplane.tenancy.TokenService;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.context.ActiveProfiles;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * A real control plane on a random port over a fresh embedded PostgreSQL, called over HTTP the
+ * way workers and operators call it. Subclasses share one context (Spring caches it).
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ActiveProfiles("test")
+public abstract class ControlPlaneTestBase {
+
+    @LocalServerPort
+    protected int port;
+
+    @Autowired
+    protected JdbcClient jdbc;
+
+    @Autowired
+    protected TokenService tokens;
+
+    protected final JsonMapper json = JsonMapper.builder().build();
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    public record Response(int status, String contentType, String body, JsonNode json) {
+    }
+
+    protected Response call(String method, String path, String bearer, Object body) {
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                    .header("Accept", "application/json");
+            if (bearer != null) {
+                b.header("Authorization", "Bearer " + bearer);
+            }
+            if (body instanceof String s) {
+                b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(s));
+            } else if (body != null) {
+                b.header("Content-Type", "application/json")
+                        .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)));
+            } else {
+                b.method(method, HttpRequest.BodyPublishers.noBody());
+            }
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode node = null;
+            if (!r.body().isBlank() && r.headers().firstValue("Content-Type").orElse("").contains("json")) {
+                node = json.readTree(r.body());
+            }
+            return new Response(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""), r.body(), node);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** GET of a non-JSON resource such as the Prometheus scrape page. */
+    protected String getText(String path) {
+        try {
+            HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                    .header("Accept", "text/plain").GET().build();
+            return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    protected String adminToken() {
+        return tokens.issueAdminToken("test-admin").token();
+    }
+
+    protected String bootstrapToken() {
+        return tokens.issueBootstrapToken("test-bootstrap", Instant.now().plus(1, ChronoUnit.HOURS)).token();
+    }
+}
