@@ -38,6 +38,16 @@ class TopologyReconciler {
         reconcileCpus(hostId, t.cpus());
         reconcileDevices(hostId, t.pciDevices());
         reconcilePartitions(hostId, t.partitions());
+        refreshGpuTotals(hostId);
+    }
+
+    // total_gpus counts present GPUs; a held GPU that went missing still counts until its VM lets go.
+    private void refreshGpuTotals(UUID hostId) {
+        jdbc.sql("""
+                UPDATE host h SET total_gpus = GREATEST(h.used_gpus, (SELECT count(*) FROM pci_device d
+                        WHERE d.host_id = h.id AND d.kind = 'gpu' AND (d.health <> 'missing' OR d.vm_id IS NOT NULL)))
+                 WHERE h.id = ?
+                """).param(hostId).update();
     }
 
     private void updateHostRow(UUID hostId, HostTopology t) {

@@ -1,0 +1,135 @@
+package io.gpucloud.controlplane.demo;
+
+import io.gpucloud.controlplane.tenancy.Projects;
+import io.gpucloud.controlplane.tenancy.TokenService;
+import io.gpucloud.worker.agent.ControlPlaneClient;
+import io.gpucloud.worker.agent.CredentialStore;
+import io.gpucloud.worker.agent.WorkerAgent;
+import io.gpucloud.worker.sim.SimulatedHost;
+import io.gpucloud.worker.sim.SimulatedHostSpec;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.annotation.Profile;
+import org.springframework.context.event.EventListener;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+
+/**
+ * The demo profile's fleet: four simulated HGX servers (2 x H100, 1 x H200, 1 x B200), each a
+ * sysfs tree on disk with simulated nvidia-smi and Fabric Manager, driven by the real host-worker
+ * code talking HTTP to this control plane exactly like a remote worker would.
+ */
+@Component
+@Profile("demo")
+class DemoFleet implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(DemoFleet.class);
+
+    static final List<SimulatedHostSpec> HOSTS = List.of(
+            SimulatedHostSpec.hgxH100("demo-h100-1"),
+            SimulatedHostSpec.hgxH100("demo-h100-2"),
+            SimulatedHostSpec.hgxH200("demo-h200-1"),
+            SimulatedHostSpec.hgxB200("demo-b200-1"));
+
+    private final TokenService tokens;
+    private final Projects projects;
+    private final JdbcClient jdbc;
+    private final Path dataDir;
+    private final String adminToken;
+    private final String projectToken;
+    private final List<WorkerAgent> agents = new ArrayList<>();
+    private final List<SimulatedHost> hosts = new ArrayList<>();
+
+    DemoFleet(TokenService tokens, Projects projects, JdbcClient jdbc,
+              @Value("${gpucloud.data-dir:./data}") String dataDir,
+              @Value("${DEMO_ADMIN_TOKEN:}") String adminToken,
+              @Value("${DEMO_PROJECT_TOKEN:}") String projectToken) {
+        this.tokens = tokens;
+        this.projects = projects;
+        this.jdbc = jdbc;
+        this.dataDir = Path.of(dataDir).toAbsolutePath();
+        this.adminToken = adminToken;
+        this.projectToken = projectToken;
+    }
+
+    @EventListener(ApplicationReadyEvent.class)
+    void start(ApplicationReadyEvent event) throws IOException {
+        int port = ((WebServerApplicationContext) event.getApplicationContext()).getWebServer().getPort();
+        UUID demoProject = projects.ensureProject("demo", "demo");
+        installTokens(demoProject);
+
+        String bootstrap = tokens.issueBootstrapToken("demo-fleet",
+                Instant.now().plus(1, ChronoUnit.HOURS)).token();
+        ControlPlaneClient client = new ControlPlaneClient(URI.create("http://127.0.0.1:" + port + "/"));
+        for (SimulatedHostSpec spec : HOSTS) {
+            Path hostDir = dataDir.resolve("demo-hosts").resolve(spec.hostName());
+            // Each start is a fresh boot of the simulated server: a new sysfs tree, Fabric Manager
+            // with nothing active. The worker's saved identity survives, as on a real host.
+            Path root = hostDir.resolve("root");
+            deleteTree(root);
+            SimulatedHost host = SimulatedHost.materialize(spec, root);
+            hosts.add(host);
+            WorkerAgent agent = new WorkerAgent(client, host::discover, bootstrap, "demo-1",
+                    new CredentialStore(hostDir.resolve("worker-identity.properties")));
+            agent.start();
+            agents.add(agent);
+        }
+        log.info("Demo fleet: {} simulated hosts under {} are registering with http://127.0.0.1:{}",
+                HOSTS.size(), dataDir.resolve("demo-hosts"), port);
+    }
+
+    private void installTokens(UUID demoProject) {
+        if (!adminToken.isBlank()) {
+            tokens.installKnownToken("admin", "demo-admin (DEMO_ADMIN_TOKEN)", null, adminToken);
+        } else {
+            revokeGenerated("demo-admin (generated)");
+            log.warn("Demo admin token (shown once; set DEMO_ADMIN_TOKEN to choose your own): {}",
+                    tokens.issueAdminToken("demo-admin (generated)").token());
+        }
+        if (!projectToken.isBlank()) {
+            tokens.installKnownToken("project", "demo-project (DEMO_PROJECT_TOKEN)", demoProject, projectToken);
+        } else {
+            revokeGenerated("demo-project (generated)");
+            log.warn("Demo project token for project 'demo' (shown once; set DEMO_PROJECT_TOKEN to choose): {}",
+                    tokens.issueProjectToken("demo-project (generated)", demoProject).token());
+        }
+    }
+
+    // A restart prints fresh tokens; the ones printed before stop working instead of piling up.
+    private void revokeGenerated(String name) {
+        jdbc.sql("UPDATE api_token SET revoked_at = now() WHERE name = ? AND revoked_at IS NULL").param(name).update();
+    }
+
+    /** The simulated servers, for tests and for later slices that act on them. */
+    List<SimulatedHost> hosts() {
+        return List.copyOf(hosts);
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        agents.forEach(WorkerAgent::close);
+    }
+}

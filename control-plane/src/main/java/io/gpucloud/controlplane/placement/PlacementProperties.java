@@ -1,0 +1,17 @@
+package io.gpucloud.controlplane.placement;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * @param candidateLimit     hosts the candidate query hands to the policy per request
+ * @param maxClaimAttempts   ranked placements tried before re-reading the fleet
+ * @param maxRounds          fresh snapshots taken before giving up on a contended request
+ */
+@ConfigurationProperties("gpucloud.placement")
+public record PlacementProperties(Integer candidateLimit, Integer maxClaimAttempts, Integer maxRounds) {
+    public PlacementProperties {
+        if (candidateLimit == null) candidateLimit = 24;
+        if (maxClaimAttempts == null) maxClaimAttempts = 3;
+        if (maxRounds == null) maxRounds = 4;
+    }
+}

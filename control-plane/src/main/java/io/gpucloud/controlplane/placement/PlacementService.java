@@ -1,0 +1,103 @@
+package io.gpucloud.controlplane.placement;
+
+import io.gpucloud.placement.HostSnapshot;
+import io.gpucloud.placement.Placement;
+import io.gpucloud.placement.PlacementDecision;
+import io.gpucloud.placement.PlacementPolicy;
+import io.gpucloud.placement.PlacementRequest;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.stereotype.Service;
+
+/**
+ * Filter → score → claim. The policy ranks a snapshot of plausible hosts; the claim walks the
+ * ranking until one conditional write set succeeds. A lost race costs a retry, never a double
+ * allocation.
+ */
+@Service
+public class PlacementService {
+
+    private static final Logger log = LoggerFactory.getLogger(PlacementService.class);
+
+    private final SnapshotLoader loader;
+    private final PlacementClaims claims;
+    private final PlacementPolicy policy;
+    private final PlacementProperties properties;
+    private final Timer latency;
+    private final Counter conflicts;
+    private final Counter placed;
+    private final Counter unplaceable;
+
+    public PlacementService(SnapshotLoader loader, PlacementClaims claims, PlacementPolicy policy,
+                            PlacementProperties properties, MeterRegistry meters) {
+        this.loader = loader;
+        this.claims = claims;
+        this.policy = policy;
+        this.properties = properties;
+        this.latency = Timer.builder("gpucloud.placement.latency").publishPercentiles(0.5, 0.99)
+                .description("Time to decide and claim a placement").register(meters);
+        this.conflicts = Counter.builder("gpucloud.placement.conflicts")
+                .description("Claims lost to a concurrent placement and retried").register(meters);
+        this.placed = Counter.builder("gpucloud.placement.placed").register(meters);
+        this.unplaceable = Counter.builder("gpucloud.placement.unplaceable")
+                .description("Requests for which no host fits now").register(meters);
+    }
+
+    /** The outcome: a claimed placement, or the reason in numbers why none fits now. */
+    public record Outcome(Optional<Placement> placement, String explanation, int conflicts) {
+    }
+
+    public Outcome place(PlacementRequest request) {
+        try (var ignored = MDC.putCloseable("vmId", String.valueOf(request.vmId()))) {
+            return latency.record(() -> placeTimed(request));
+        }
+    }
+
+    private Outcome placeTimed(PlacementRequest request) {
+        int lost = 0;
+        String explanation = "";
+        for (int round = 0; round < properties.maxRounds(); round++) {
+            List<UUID> ids = loader.candidateHostIds(request, properties.candidateLimit());
+            List<HostSnapshot> hosts = loader.load(ids);
+            PlacementDecision decision = policy.decide(request, hosts);
+            if (!decision.placed()) {
+                explanation = ids.isEmpty() ? explainEmpty(request) : decision.explanation();
+                break;
+            }
+            int attempts = Math.min(properties.maxClaimAttempts(), decision.candidates().size());
+            for (int i = 0; i < attempts; i++) {
+                Placement p = decision.candidates().get(i);
+                try {
+                    claims.claim(request, p);
+                    placed.increment();
+                    log.debug("Placed on host {} (partition row {}, {} GPUs) after {} conflicts", p.hostId(),
+                            p.partitionRowId(), p.gpuDeviceIds().size(), lost);
+                    return new Outcome(Optional.of(p), "placed", lost);
+                } catch (PlacementClaims.ClaimConflict | DataIntegrityViolationException e) {
+                    lost++;
+                    conflicts.increment();
+                }
+            }
+            explanation = "lost " + lost + " races for the remaining capacity";
+        }
+        unplaceable.increment();
+        return new Outcome(Optional.empty(), explanation, lost);
+    }
+
+    /** Why the candidate query found nothing, in numbers an operator can act on. */
+    private String explainEmpty(PlacementRequest r) {
+        return loader.explainNoCandidates(r);
+    }
+
+    public void release(UUID vmId) {
+        claims.release(vmId);
+    }
+}

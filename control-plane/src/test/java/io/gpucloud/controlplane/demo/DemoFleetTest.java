@@ -1,0 +1,93 @@
+package io.gpucloud.controlplane.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpucloud.controlplane.ControlPlaneTestBase;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.context.TestPropertySource;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The start contract: in the demo profile four simulated HGX servers register through the real
+ * worker code and show up with real-looking topology, partitions mapped by module id.
+ */
+@ActiveProfiles({"test", "demo"})
+@TestPropertySource(properties = {"DEMO_ADMIN_TOKEN=gpc_admin_demo_test", "DEMO_PROJECT_TOKEN=gpc_project_demo_test"})
+class DemoFleetTest extends ControlPlaneTestBase {
+
+    private static final String ADMIN = "gpc_admin_demo_test";
+
+    private JsonNode readyHosts() throws InterruptedException {
+        JsonNode items = null;
+        for (int i = 0; i < 150; i++) {
+            Response r = call("GET", "/admin/api/v1/hosts?state=ready", ADMIN, null);
+            assertThat(r.status()).isEqualTo(200);
+            items = r.json().get("items");
+            if (items.size() == 4) {
+                return items;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("demo hosts did not become ready: " + items);
+    }
+
+    @Test
+    void fourSimulatedHostsRegisterWithTheirBoards() throws Exception {
+        JsonNode items = readyHosts();
+        Map<String, String> platforms = new TreeMap<>();
+        for (JsonNode h : items) {
+            platforms.put(h.get("name").asString(), h.get("platform").asString());
+            assertThat(h.get("gpuCount").asInt()).as(h.get("name").asString()).isEqualTo(8);
+            assertThat(h.get("freeGpuCount").asInt()).isEqualTo(8);
+            assertThat(h.get("fabricMode").asString()).isEqualTo("SHARED_NVSWITCH");
+            assertThat(h.get("lastHeartbeatAt").isNull()).isFalse();
+        }
+        assertThat(platforms).containsExactlyEntriesOf(new TreeMap<>(Map.of(
+                "demo-b200-1", "HGX_B200_8", "demo-h100-1", "HGX_H100_8",
+                "demo-h100-2", "HGX_H100_8", "demo-h200-1", "HGX_H200_8")));
+
+        for (JsonNode h : items) {
+            JsonNode detail = call("GET", "/admin/api/v1/hosts/" + h.get("id").asString(), ADMIN, null).json();
+            String name = detail.get("name").asString();
+            assertThat(detail.get("numaNodes")).hasSize(2);
+            assertThat(detail.get("cpus").get("total").asInt()).isEqualTo(224);
+            List<String> pairs = new ArrayList<>();
+            List<Integer> ids = new ArrayList<>();
+            for (JsonNode p : detail.get("partitions")) {
+                ids.add(p.get("partitionId").asInt());
+                assertThat(p.get("state").asString()).isEqualTo("free");
+                assertThat(p.get("gpuBdfs")).as("partition mapped to devices by module id").hasSize(p.get("gpuCount").asInt());
+                if (p.get("gpuCount").asInt() == 2) {
+                    pairs.add(p.get("moduleIds").toString());
+                }
+            }
+            ids.sort(Integer::compare);
+            if (name.contains("b200")) {
+                assertThat(ids).as(name).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                assertThat(pairs).containsExactlyInAnyOrder("[1,2]", "[3,4]", "[5,6]", "[7,8]");
+            } else {
+                assertThat(ids).as(name).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+                assertThat(pairs).containsExactlyInAnyOrder("[1,3]", "[2,4]", "[5,7]", "[6,8]");
+            }
+            // module ids come from the (simulated) hardware, not from bus order
+            List<Integer> modulesInBusOrder = new ArrayList<>();
+            for (JsonNode d : detail.get("pciDevices")) {
+                if (d.get("kind").asString().equals("gpu")) {
+                    modulesInBusOrder.add(d.get("moduleId").asInt());
+                }
+            }
+            assertThat(modulesInBusOrder).hasSize(8).doesNotHaveDuplicates().isNotEqualTo(List.of(1, 2, 3, 4, 5, 6, 7, 8));
+        }
+    }
+
+    @Test
+    void demoTokensFromTheEnvironmentWork() {
+        assertThat(call("GET", "/admin/api/v1/hosts", ADMIN, null).status()).isEqualTo(200);
+        assertThat(call("GET", "/admin/api/v1/hosts", "gpc_project_demo_test", null).status()).isEqualTo(403);
+    }
+}
