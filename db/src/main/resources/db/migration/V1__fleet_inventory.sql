@@ -22,6 +22,9 @@ CREATE TABLE host (
         CHECK (virtualization_status IN ('ready', 'switching', 'switch_failed')),
     virtualization_reason  text,
     virtualization_params  jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    -- healthy GPUs present and GPUs held by VMs: a cache of pci_device rows for candidate queries
+    total_gpus             integer     NOT NULL DEFAULT 0 CHECK (total_gpus >= 0),
+    used_gpus              integer     NOT NULL DEFAULT 0,
     total_cpus             integer     NOT NULL DEFAULT 0 CHECK (total_cpus >= 0),
     used_cpus              integer     NOT NULL DEFAULT 0,
     total_memory_mib       bigint      NOT NULL DEFAULT 0 CHECK (total_memory_mib >= 0),
@@ -38,6 +41,7 @@ CREATE TABLE host (
     state_reason           text,
     -- where an unreachable host returns to once its worker is heard again (draining stays draining)
     resume_state           text,
+    CONSTRAINT host_gpus_within_total CHECK (used_gpus BETWEEN 0 AND total_gpus),
     CONSTRAINT host_cpus_within_total CHECK (used_cpus BETWEEN 0 AND total_cpus),
     CONSTRAINT host_memory_within_total CHECK (used_memory_mib BETWEEN 0 AND total_memory_mib),
     CONSTRAINT host_hugepages_within_total CHECK (used_hugepages_1g BETWEEN 0 AND total_hugepages_1g)
@@ -120,6 +124,8 @@ CREATE TABLE vm (
     host_id        uuid REFERENCES host (id),
     numa_nodes     integer[]   NOT NULL DEFAULT '{}',
     placement      jsonb,
+    -- optional lifetime hint from the customer; placement co-locates VMs expected to end together
+    expected_end_at timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     deleted_at     timestamptz
@@ -140,6 +146,16 @@ CREATE TABLE cpu (
     FOREIGN KEY (host_id, node_id) REFERENCES numa_node (host_id, node_id) ON DELETE CASCADE
 );
 CREATE INDEX cpu_vm_idx ON cpu (vm_id) WHERE vm_id IS NOT NULL;
+
+-- 1 GiB hugepages a VM holds on each NUMA node; numa_node.hugepages_1g_used is their sum.
+CREATE TABLE vm_hugepages (
+    vm_id         uuid    NOT NULL REFERENCES vm (id),
+    host_id       uuid    NOT NULL,
+    node_id       integer NOT NULL,
+    hugepages_1g  integer NOT NULL CHECK (hugepages_1g > 0),
+    PRIMARY KEY (vm_id, node_id),
+    FOREIGN KEY (host_id, node_id) REFERENCES numa_node (host_id, node_id)
+);
 
 CREATE TABLE pci_device (
     id             bigserial PRIMARY KEY,

@@ -1,0 +1,7 @@
+package io.gpucloud.placement;
+
+/** PCI-NUMA affinity, as in OpenStack Nova: fail rather than cross, or cross only when needed. */
+public enum NumaPolicy {
+    REQUIRED,
+    PREFERRED
+}

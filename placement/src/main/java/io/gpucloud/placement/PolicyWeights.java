@@ -1,0 +1,63 @@
+package io.gpucloud.placement;
+
+/**
+ * Weights of the default scorers (each scorer returns a penalty of roughly 0..1; the policy adds
+ * the weighted penalties and the lowest total wins). 0 switches a scorer off.
+ *
+ * @param bestFit           {@link io.gpucloud.placement.score.BestFitScorer}: fill partly used hosts first
+ * @param leastDamage       {@link io.gpucloud.placement.score.FragmentationScorer}: destroy the fewest larger free partitions
+ * @param keepEmptyHosts    {@link io.gpucloud.placement.score.EmptyHostScorer}: do not open an untouched board for a smaller VM
+ * @param lifetime          {@link io.gpucloud.placement.score.LifetimeScorer}: co-locate VMs that end together
+ * @param lifetimeTightness the lifetime scorer's pull towards hosts whose VMs end near this one's (0..1)
+ * @param numaLocality      {@link io.gpucloud.placement.score.NumaLocalityScorer}: few NUMA nodes, no spill
+ * @param cpuOnlyOnGpuHost  {@link io.gpucloud.placement.score.CpuOnlyOnGpuHostScorer}: keep CPU-only VMs off GPU hosts
+ */
+public record PolicyWeights(double bestFit, double leastDamage, double keepEmptyHosts, double lifetime,
+                            double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost) {
+
+    public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0);
+
+    public PolicyWeights {
+        check("bestFit", bestFit);
+        check("leastDamage", leastDamage);
+        check("keepEmptyHosts", keepEmptyHosts);
+        check("lifetime", lifetime);
+        check("lifetimeTightness", lifetimeTightness);
+        check("numaLocality", numaLocality);
+        check("cpuOnlyOnGpuHost", cpuOnlyOnGpuHost);
+    }
+
+    private static void check(String name, double v) {
+        if (!(v >= 0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException(name + " must be finite and >= 0: " + v);
+        }
+    }
+
+    public PolicyWeights withBestFit(double v) {
+        return new PolicyWeights(v, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withLeastDamage(double v) {
+        return new PolicyWeights(bestFit, v, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withKeepEmptyHosts(double v) {
+        return new PolicyWeights(bestFit, leastDamage, v, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withLifetime(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, v, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withLifetimeTightness(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, v, numaLocality, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withNumaLocality(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, v, cpuOnlyOnGpuHost);
+    }
+
+    public PolicyWeights withCpuOnlyOnGpuHost(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, v);
+    }
+}
