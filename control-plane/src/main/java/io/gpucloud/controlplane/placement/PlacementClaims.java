@@ -32,7 +32,8 @@ class PlacementClaims {
         this.jdbc = jdbc;
     }
 
-    @Transactional(propagation = Propagation.REQUIRES_NEW)
+    /** Runs inside the caller's transaction, which holds the host's row lock. */
+    @Transactional(propagation = Propagation.MANDATORY)
     public void claim(PlacementRequest request, Placement p) {
         UUID vm = request.vmId();
         UUID host = p.hostId();
@@ -111,6 +112,8 @@ class PlacementClaims {
         if (host == null) {
             return;
         }
+        // Same lock order as a claim (host row first), so a release and a claim on one host never deadlock.
+        jdbc.sql("SELECT id FROM host WHERE id = ? FOR NO KEY UPDATE").param(host).query(UUID.class).single();
         jdbc.sql("UPDATE gpu_partition SET vm_id = NULL WHERE vm_id = ?").param(vm).update();
         int gpus = jdbc.sql("""
                 WITH released AS (UPDATE pci_device SET vm_id = NULL WHERE vm_id = ? RETURNING kind)

@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Filter → score → claim. The policy ranks a snapshot of plausible hosts; the claim walks the
@@ -28,6 +29,7 @@ public class PlacementService {
     private static final Logger log = LoggerFactory.getLogger(PlacementService.class);
 
     private final SnapshotLoader loader;
+    private final TransactionTemplate tx;
     private final PlacementClaims claims;
     private final PlacementPolicy policy;
     private final PlacementProperties properties;
@@ -37,8 +39,9 @@ public class PlacementService {
     private final Counter unplaceable;
 
     public PlacementService(SnapshotLoader loader, PlacementClaims claims, PlacementPolicy policy,
-                            PlacementProperties properties, MeterRegistry meters) {
+                            PlacementProperties properties, MeterRegistry meters, TransactionTemplate tx) {
         this.loader = loader;
+        this.tx = tx;
         this.claims = claims;
         this.policy = policy;
         this.properties = properties;
@@ -74,9 +77,9 @@ public class PlacementService {
             }
             int attempts = Math.min(properties.maxClaimAttempts(), decision.candidates().size());
             for (int i = 0; i < attempts; i++) {
-                Placement p = decision.candidates().get(i);
+                UUID hostId = decision.candidates().get(i).hostId();
                 try {
-                    claims.claim(request, p);
+                    Placement p = claimOnHost(request, hostId);
                     placed.increment();
                     log.debug("Placed on host {} (partition row {}, {} GPUs) after {} conflicts", p.hostId(),
                             p.partitionRowId(), p.gpuDeviceIds().size(), lost);
@@ -90,6 +93,27 @@ public class PlacementService {
         }
         unplaceable.increment();
         return new Outcome(Optional.empty(), explanation, lost);
+    }
+
+    /**
+     * The snapshot chose the host; the claim decides the exact devices, CPUs and hugepages again
+     * under the host's row lock from a fresh read of that one host. Concurrent placements on one
+     * host therefore queue for milliseconds instead of colliding on the same CPUs, and a host
+     * that filled up meanwhile is a conflict, retried elsewhere.
+     */
+    private Placement claimOnHost(PlacementRequest request, UUID hostId) {
+        return tx.execute(status -> {
+            if (!loader.lockReadyHost(hostId)) {
+                throw new PlacementClaims.ClaimConflict("host no longer ready");
+            }
+            PlacementDecision fresh = policy.decide(request, loader.load(List.of(hostId)));
+            if (!fresh.placed()) {
+                throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
+            }
+            Placement p = fresh.candidates().get(0);
+            claims.claim(request, p);
+            return p;
+        });
     }
 
     /** Why the candidate query found nothing, in numbers an operator can act on. */

@@ -58,6 +58,12 @@ class SnapshotLoader {
                 .query(UUID.class).list();
     }
 
+    /** Locks the host row for the rest of the transaction; false if the host is not ready. */
+    boolean lockReadyHost(UUID hostId) {
+        return jdbc.sql("SELECT state FROM host WHERE id = ? FOR NO KEY UPDATE").param(hostId)
+                .query(String.class).optional().filter("ready"::equals).isPresent();
+    }
+
     List<HostSnapshot> load(List<UUID> hostIds) {
         if (hostIds.isEmpty()) {
             return List.of();
