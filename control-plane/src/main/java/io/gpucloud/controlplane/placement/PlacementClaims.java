@@ -49,40 +49,39 @@ class PlacementClaims {
                        AND vm_id IS NULL AND health = 'ok'
                     """).params(vm, gpus, host).update(), gpus.length, "GPUs");
             // A GPU's sibling functions (audio, USB-C controller) share its IOMMU group and go with it.
-            int free = jdbc.sql("""
-                    UPDATE pci_device s SET vm_id = ?
-                      FROM pci_device g
-                     WHERE g.id = ANY(?) AND s.host_id = g.host_id AND s.iommu_group = g.iommu_group
-                       AND s.kind NOT IN ('gpu', 'bridge', 'nvswitch') AND s.vm_id IS NULL
-                    """).params(vm, gpus).update();
-            long siblings = jdbc.sql("""
-                    SELECT count(*) FROM pci_device s JOIN pci_device g
-                        ON s.host_id = g.host_id AND s.iommu_group = g.iommu_group
-                     WHERE g.id = ANY(?) AND s.kind NOT IN ('gpu', 'bridge', 'nvswitch')
-                    """).param(gpus).query(Long.class).single();
-            expect(free, (int) siblings, "IOMMU group siblings");
+            int[] siblings = jdbc.sql("""
+                    WITH sib AS (SELECT s.id, s.vm_id FROM pci_device s JOIN pci_device g
+                                     ON s.host_id = g.host_id AND s.iommu_group = g.iommu_group
+                                  WHERE g.id = ANY(?) AND s.kind NOT IN ('gpu', 'bridge', 'nvswitch')),
+                         taken AS (UPDATE pci_device d SET vm_id = ? FROM sib
+                                    WHERE d.id = sib.id AND sib.vm_id IS NULL RETURNING 1)
+                    SELECT (SELECT count(*) FROM sib), (SELECT count(*) FROM taken)
+                    """).params(gpus, vm).query((rs, n) -> new int[] {rs.getInt(1), rs.getInt(2)}).single();
+            expect(siblings[1], siblings[0], "IOMMU group siblings");
         }
         if (!p.cpuIds().isEmpty()) {
             Integer[] cpus = p.cpuIds().toArray(Integer[]::new);
             expect(jdbc.sql("UPDATE cpu SET vm_id = ? WHERE host_id = ? AND cpu_id = ANY(?) AND vm_id IS NULL")
                     .params(vm, host, cpus).update(), cpus.length, "CPUs");
             jdbc.sql("""
-                    UPDATE numa_node n SET used_cpus = n.used_cpus + c.taken
-                      FROM (SELECT node_id, count(*) AS taken FROM cpu WHERE host_id = ? AND cpu_id = ANY(?)
-                             GROUP BY node_id) c
+                    UPDATE numa_node n SET used_cpus = n.used_cpus + c.taken, held_cpus = n.held_cpus || c.ids
+                      FROM (SELECT node_id, count(*) AS taken, array_agg(cpu_id) AS ids FROM cpu
+                             WHERE host_id = ? AND cpu_id = ANY(?) GROUP BY node_id) c
                      WHERE n.host_id = ? AND n.node_id = c.node_id
                     """).params(host, cpus, host).update();
         }
-        long hugepages = 0;
-        for (Map.Entry<Integer, Integer> e : p.hugepagesByNode().entrySet()) {
-            if (e.getValue() <= 0) {
-                continue;
-            }
-            hugepages += e.getValue();
-            jdbc.sql("INSERT INTO vm_hugepages (vm_id, host_id, node_id, hugepages_1g) VALUES (?, ?, ?, ?)")
-                    .params(vm, host, e.getKey(), e.getValue()).update();
-            jdbc.sql("UPDATE numa_node SET hugepages_1g_used = hugepages_1g_used + ? WHERE host_id = ? AND node_id = ?")
-                    .params(e.getValue(), host, e.getKey()).update();
+        Integer[] nodes = p.hugepagesByNode().entrySet().stream().filter(e -> e.getValue() > 0)
+                .map(Map.Entry::getKey).sorted().toArray(Integer[]::new);
+        Integer[] pages = java.util.Arrays.stream(nodes).map(p.hugepagesByNode()::get).toArray(Integer[]::new);
+        long hugepages = java.util.Arrays.stream(pages).mapToLong(Integer::longValue).sum();
+        if (nodes.length > 0) {
+            jdbc.sql("""
+                    WITH held AS (INSERT INTO vm_hugepages (vm_id, host_id, node_id, hugepages_1g)
+                                  SELECT ?, ?, u.node_id, u.pages FROM unnest(?::int[], ?::int[]) AS u(node_id, pages)
+                                  RETURNING node_id, hugepages_1g)
+                    UPDATE numa_node n SET hugepages_1g_used = n.hugepages_1g_used + held.hugepages_1g
+                      FROM held WHERE n.host_id = ? AND n.node_id = held.node_id
+                    """).params(vm, host, nodes, pages, host).update();
         }
         expect(jdbc.sql("""
                 UPDATE host SET used_gpus = used_gpus + ?, used_cpus = used_cpus + ?,
@@ -90,13 +89,12 @@ class PlacementClaims {
                  WHERE id = ? AND state = 'ready'
                 """).params(p.gpuDeviceIds().size(), p.cpuIds().size(), request.memoryMiB(), hugepages, host)
                 .update(), 1, "host (no longer ready)");
-        List<Integer> nodes = p.hugepagesByNode().keySet().stream().sorted().toList();
         expect(jdbc.sql("""
                 UPDATE vm SET host_id = ?, numa_nodes = ?, updated_at = now(),
                        expected_end_at = CASE WHEN CAST(? AS bigint) IS NULL THEN NULL
                                               ELSE now() + make_interval(secs => CAST(? AS bigint)) END
                  WHERE id = ? AND host_id IS NULL
-                """).params(host, nodes.toArray(Integer[]::new), seconds(request), seconds(request), vm).update(),
+                """).params(host, nodes, seconds(request), seconds(request), vm).update(),
                 1, "VM (already placed)");
     }
 
@@ -119,16 +117,14 @@ class PlacementClaims {
                 WITH released AS (UPDATE pci_device SET vm_id = NULL WHERE vm_id = ? RETURNING kind)
                 SELECT count(*) FROM released WHERE kind = 'gpu'
                 """).param(vm).query(Integer.class).single();
-        List<int[]> cpuNodes = jdbc.sql("""
-                WITH released AS (UPDATE cpu SET vm_id = NULL WHERE vm_id = ? RETURNING node_id)
-                SELECT node_id, count(*) FROM released GROUP BY node_id
-                """).param(vm).query((rs, n) -> new int[] {rs.getInt(1), rs.getInt(2)}).list();
-        int cpus = 0;
-        for (int[] c : cpuNodes) {
-            cpus += c[1];
-            jdbc.sql("UPDATE numa_node SET used_cpus = used_cpus - ? WHERE host_id = ? AND node_id = ?")
-                    .params(c[1], host, c[0]).update();
-        }
+        int cpus = jdbc.sql("""
+                WITH released AS (UPDATE cpu SET vm_id = NULL WHERE vm_id = ? RETURNING node_id, cpu_id),
+                     per_node AS (SELECT node_id, count(*) AS n, array_agg(cpu_id) AS ids FROM released GROUP BY node_id),
+                     counters AS (UPDATE numa_node nn SET used_cpus = nn.used_cpus - p.n,
+                                         held_cpus = ARRAY(SELECT unnest(nn.held_cpus) EXCEPT SELECT unnest(p.ids))
+                                    FROM per_node p WHERE nn.host_id = ? AND nn.node_id = p.node_id RETURNING 1)
+                SELECT coalesce(sum(n), 0) FROM per_node
+                """).params(vm, host).query(Integer.class).single();
         List<int[]> pages = jdbc.sql("DELETE FROM vm_hugepages WHERE vm_id = ? RETURNING node_id, hugepages_1g")
                 .param(vm).query((rs, n) -> new int[] {rs.getInt(1), rs.getInt(2)}).list();
         int hugepages = 0;

@@ -10,8 +10,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 @ConfigurationProperties("gpucloud.placement")
 public record PlacementProperties(Integer candidateLimit, Integer maxClaimAttempts, Integer maxRounds) {
     public PlacementProperties {
-        if (candidateLimit == null) candidateLimit = 24;
-        if (maxClaimAttempts == null) maxClaimAttempts = 3;
+        if (candidateLimit == null) candidateLimit = 8;
+        if (maxClaimAttempts == null) maxClaimAttempts = 8;
         if (maxRounds == null) maxRounds = 4;
     }
 }

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,9 +29,11 @@ import org.springframework.stereotype.Component;
 class SnapshotLoader {
 
     private final JdbcClient jdbc;
+    private final CpuTopologyCache cpuTopology;
 
     SnapshotLoader(JdbcClient jdbc) {
         this.jdbc = jdbc;
+        this.cpuTopology = new CpuTopologyCache(jdbc);
     }
 
     List<UUID> candidateHostIds(PlacementRequest r, int limit) {
@@ -58,17 +59,37 @@ class SnapshotLoader {
                 .query(UUID.class).list();
     }
 
-    /** Locks the host row for the rest of the transaction; false if the host is not ready. */
+    /**
+     * Locks the host row for the rest of the transaction; false if the host is not ready or another
+     * placement holds it right now (skipping beats queueing behind it: the next candidate is as good).
+     */
     boolean lockReadyHost(UUID hostId) {
-        return jdbc.sql("SELECT state FROM host WHERE id = ? FOR NO KEY UPDATE").param(hostId)
+        return jdbc.sql("SELECT state FROM host WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED").param(hostId)
                 .query(String.class).optional().filter("ready"::equals).isPresent();
     }
 
-    List<HostSnapshot> load(List<UUID> hostIds) {
+    List<HostSnapshot> load(List<UUID> hostIds, boolean withLifetimes) {
         if (hostIds.isEmpty()) {
             return List.of();
         }
         UUID[] ids = hostIds.toArray(UUID[]::new);
+        // host rows first: their topology version tells whether the cached CPU layout is current
+        Map<UUID, Instant> versions = new HashMap<>();
+        List<Object[]> hostRows = new ArrayList<>();
+        jdbc.sql("""
+                SELECT id, name, location, state, platform, gpu_model, fabric_mode, virtualization_mode,
+                       passthrough_capable, topology_reported_at FROM host WHERE id = ANY(?)
+                """)
+                .param(ids)
+                .query(rs -> {
+                    UUID id = rs.getObject("id", UUID.class);
+                    java.sql.Timestamp ts = rs.getTimestamp("topology_reported_at");
+                    versions.put(id, ts == null ? Instant.EPOCH : ts.toInstant());
+                    hostRows.add(new Object[] {id, rs.getString("name"), rs.getString("location"),
+                            rs.getString("state"), rs.getString("platform"), rs.getString("gpu_model"),
+                            rs.getString("fabric_mode"), rs.getString("virtualization_mode"),
+                            rs.getBoolean("passthrough_capable")});
+                });
         Map<UUID, List<GpuSnapshot>> gpus = new HashMap<>();
         jdbc.sql("""
                 SELECT host_id, id, bdf, module_id, numa_node, iommu_group, health = 'ok' AS healthy,
@@ -95,64 +116,56 @@ class SnapshotLoader {
                                     intSet(rs.getArray("module_ids")), rs.getBoolean("available"),
                                     rs.getBoolean("allocated")));
                 });
-        Map<UUID, Map<Integer, List<NumaSnapshot.FreeCpu>>> freeCpus = new HashMap<>();
-        jdbc.sql("""
-                SELECT host_id, node_id, array_agg(cpu_id ORDER BY cpu_id) AS cpu_ids,
-                       array_agg(socket_id * 65536 + core_id ORDER BY cpu_id) AS core_keys,
-                       array_agg(array_to_string(siblings, ',') ORDER BY cpu_id) AS siblings
-                  FROM cpu WHERE host_id = ANY(?) AND vm_id IS NULL
-                 GROUP BY host_id, node_id
-                """)
-                .param(ids)
-                .query(rs -> {
-                    int[] cpuIds = ints(rs.getArray("cpu_ids"));
-                    int[] cores = ints(rs.getArray("core_keys"));
-                    Object[] sibs = (Object[]) rs.getArray("siblings").getArray();
-                    List<NumaSnapshot.FreeCpu> list = new ArrayList<>(cpuIds.length);
-                    for (int i = 0; i < cpuIds.length; i++) {
-                        list.add(new NumaSnapshot.FreeCpu(cpuIds[i], cores[i], parseList((String) sibs[i])));
-                    }
-                    freeCpus.computeIfAbsent(rs.getObject("host_id", UUID.class), k -> new HashMap<>())
-                            .put(rs.getInt("node_id"), list);
-                });
+        Map<UUID, Map<Integer, List<NumaSnapshot.FreeCpu>>> topology = cpuTopology.get(versions);
         Map<UUID, List<NumaSnapshot>> numa = new HashMap<>();
         jdbc.sql("""
-                SELECT host_id, node_id, hugepages_1g_total - hugepages_1g_used AS free_hugepages
+                SELECT host_id, node_id, hugepages_1g_total - hugepages_1g_used AS free_hugepages, held_cpus
                   FROM numa_node WHERE host_id = ANY(?) ORDER BY node_id
                 """)
                 .param(ids)
                 .query(rs -> {
                     UUID host = rs.getObject("host_id", UUID.class);
                     int node = rs.getInt("node_id");
-                    List<NumaSnapshot.FreeCpu> cpus = freeCpus.getOrDefault(host, Map.of()).getOrDefault(node, List.of());
+                    int[] held = ints(rs.getArray("held_cpus"));
+                    List<NumaSnapshot.FreeCpu> all = topology.getOrDefault(host, Map.of()).getOrDefault(node, List.of());
+                    List<NumaSnapshot.FreeCpu> free;
+                    if (held.length == 0) {
+                        free = all;
+                    } else {
+                        java.util.BitSet heldSet = new java.util.BitSet();
+                        for (int c : held) {
+                            heldSet.set(c);
+                        }
+                        free = new ArrayList<>(all.size());
+                        for (NumaSnapshot.FreeCpu c : all) {
+                            if (!heldSet.get(c.cpuId())) {
+                                free.add(c);
+                            }
+                        }
+                    }
                     numa.computeIfAbsent(host, k -> new ArrayList<>())
-                            .add(new NumaSnapshot(node, cpus, rs.getInt("free_hugepages")));
+                            .add(new NumaSnapshot(node, free, rs.getInt("free_hugepages")));
                 });
         Map<UUID, List<Instant>> endTimes = new HashMap<>();
-        jdbc.sql("""
-                SELECT host_id, expected_end_at FROM vm
-                 WHERE host_id = ANY(?) AND expected_end_at IS NOT NULL AND state NOT IN ('deleted', 'failed')
-                """)
-                .param(ids)
-                .query(rs -> {
-                    endTimes.computeIfAbsent(rs.getObject("host_id", UUID.class), k -> new ArrayList<>())
-                            .add(rs.getTimestamp("expected_end_at").toInstant());
-                });
-        Map<UUID, HostSnapshot> byId = new LinkedHashMap<>();
-        jdbc.sql("""
-                SELECT id, name, location, state, platform, gpu_model, fabric_mode, virtualization_mode,
-                       passthrough_capable FROM host WHERE id = ANY(?)
-                """)
-                .param(ids)
-                .query(rs -> {
-                    UUID id = rs.getObject("id", UUID.class);
-                    byId.put(id, new HostSnapshot(id, rs.getString("name"), rs.getString("location"),
-                            rs.getString("state"), rs.getString("platform"), rs.getString("gpu_model"),
-                            rs.getString("fabric_mode"), rs.getString("virtualization_mode"),
-                            rs.getBoolean("passthrough_capable"), gpus.getOrDefault(id, List.of()),
-                            partitions.getOrDefault(id, List.of()), numa.getOrDefault(id, List.of()),
-                            endTimes.getOrDefault(id, List.of())));
-                });
+        if (withLifetimes) {
+            jdbc.sql("""
+                    SELECT host_id, expected_end_at FROM vm
+                     WHERE host_id = ANY(?) AND expected_end_at IS NOT NULL AND state NOT IN ('deleted', 'failed')
+                    """)
+                    .param(ids)
+                    .query(rs -> {
+                        endTimes.computeIfAbsent(rs.getObject("host_id", UUID.class), k -> new ArrayList<>())
+                                .add(rs.getTimestamp("expected_end_at").toInstant());
+                    });
+        }
+        Map<UUID, HostSnapshot> byId = new HashMap<>();
+        for (Object[] r : hostRows) {
+            UUID id = (UUID) r[0];
+            byId.put(id, new HostSnapshot(id, (String) r[1], (String) r[2], (String) r[3], (String) r[4],
+                    (String) r[5], (String) r[6], (String) r[7], (Boolean) r[8], gpus.getOrDefault(id, List.of()),
+                    partitions.getOrDefault(id, List.of()), numa.getOrDefault(id, List.of()),
+                    endTimes.getOrDefault(id, List.of())));
+        }
         List<HostSnapshot> ordered = new ArrayList<>(hostIds.size());
         for (UUID id : hostIds) {
             HostSnapshot h = byId.get(id);
