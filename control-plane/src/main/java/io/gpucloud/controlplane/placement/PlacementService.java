@@ -128,6 +128,16 @@ public class PlacementService {
         return loader.explainNoCandidates(r);
     }
 
+    /** What placement would choose now, without claiming anything (for operators and customers' previews). */
+    public PlacementDecision preview(PlacementRequest request) {
+        List<UUID> ids = loader.candidateHostIds(request, properties.candidateLimit());
+        PlacementDecision decision = policy.decide(request, loader.load(ids, request.expectedDuration() != null));
+        if (!decision.placed() && ids.isEmpty()) {
+            return new PlacementDecision(List.of(), decision.rejections(), explainEmpty(request));
+        }
+        return decision;
+    }
+
     public void release(UUID vmId) {
         claims.release(vmId);
     }
