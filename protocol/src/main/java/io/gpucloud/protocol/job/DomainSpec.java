@@ -1,0 +1,56 @@
+package io.gpucloud.protocol.job;
+
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Everything the worker needs to render a domain whose NUMA and PCIe layout mirrors the host.
+ *
+ * @param vmId          domain UUID
+ * @param name          domain name (unique on the host)
+ * @param memoryMiB     guest memory, backed by 1 GiB hugepages
+ * @param vcpus         vCPU → host CPU pinning, in vCPU order
+ * @param cells         one guest NUMA cell per host NUMA node the VM uses
+ * @param devices       every host PCI function passed through (GPUs, their IOMMU-group siblings, NICs)
+ * @param platform      host platform (e.g. HGX_B200_8: GPUs behind root ports)
+ * @param bootImage     path of the boot disk image on the host, or null for none
+ * @param largeBarMode  how to treat large BARs: "default", or "x-no-mmap" for older QEMU
+ */
+public record DomainSpec(UUID vmId, String name, long memoryMiB, List<VcpuPin> vcpus, List<NumaCell> cells,
+                         List<HostDevice> devices, String platform, String bootImage, String largeBarMode) {
+    public DomainSpec {
+        vcpus = List.copyOf(vcpus);
+        cells = List.copyOf(cells);
+        devices = List.copyOf(devices);
+    }
+
+    /**
+     * @param vcpu        guest vCPU number
+     * @param hostCpu     host logical CPU it is pinned to
+     * @param hostNode    host NUMA node of that CPU
+     * @param hostSocket  host socket of that CPU
+     * @param hostCore    host core id of that CPU (siblings share it)
+     */
+    public record VcpuPin(int vcpu, int hostCpu, int hostNode, int hostSocket, int hostCore) {
+    }
+
+    /**
+     * @param guestCell  guest NUMA cell id (0..)
+     * @param hostNode   host NUMA node it mirrors
+     * @param memoryMiB  memory of the cell, from the host node's hugepages
+     */
+    public record NumaCell(int guestCell, int hostNode, long memoryMiB) {
+    }
+
+    /**
+     * @param bdf        host PCI address
+     * @param kind       gpu, nic, nvme, other
+     * @param hostNode   host NUMA node, or null
+     * @param switchBdf  upstream port of the host PCIe switch above it, or null (mirrored as a virtual switch)
+     * @param gpuModel   GPU model for the NCCL topology file (null for non-GPUs)
+     * @param moduleId   GPU module id (NVLink peers), or null
+     */
+    public record HostDevice(String bdf, String kind, Integer hostNode, String switchBdf, String gpuModel,
+                             Integer moduleId) {
+    }
+}

@@ -1,0 +1,26 @@
+package io.gpucloud.protocol.job;
+
+/**
+ * What a host worker can be asked to do. Every kind is idempotent: the worker checks the state
+ * first, so a job delivered twice (lease expired, worker restarted) does no harm.
+ */
+public enum JobKind {
+    /** FLR-reset each GPU through sysfs ({@code reset}). Payload: {@code bdfs}. */
+    RESET_GPUS,
+    /** {@code fmpm -a partitionId}; "already active" (exit 239) is success. Payload: {@code partitionId}. */
+    ACTIVATE_PARTITION,
+    /** Bind every listed device to vfio-pci and verify the driver link. Payload: {@code bdfs}. */
+    BIND_VFIO,
+    /** Render and define the libvirt domain (and write its NCCL topology file). Payload: {@code domain}. */
+    DEFINE_DOMAIN,
+    /** Start the defined domain; running already is success. Payload: {@code vmId}. */
+    START_DOMAIN,
+    /** Graceful shutdown, destroy after {@code timeoutSeconds}; not running is success. */
+    STOP_DOMAIN,
+    /** Undefine the domain; not defined is success. Payload: {@code vmId}. */
+    UNDEFINE_DOMAIN,
+    /** {@code fmpm -d partitionId}; "not active" (exit 238) is success. Payload: {@code partitionId}. */
+    DEACTIVATE_PARTITION,
+    /** Give GPUs back to the host driver (nvidia) between tenants. Payload: {@code bdfs}, {@code driver}. */
+    REBIND_HOST_DRIVER
+}
