@@ -129,6 +129,7 @@ CREATE TABLE vm (
     placement      jsonb,
     -- optional lifetime hint from the customer; placement co-locates VMs expected to end together
     expected_end_at timestamptz,
+    provision_attempts integer NOT NULL DEFAULT 0,
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     deleted_at     timestamptz
@@ -224,6 +225,7 @@ CREATE TABLE strand (
     lease_owner  text,
     try          integer     NOT NULL DEFAULT 0,
     exitval      jsonb,
+    last_error   text,
     label_entered_at timestamptz NOT NULL DEFAULT now(),
     created_at   timestamptz NOT NULL DEFAULT now()
 );
@@ -240,6 +242,8 @@ CREATE INDEX semaphore_strand_idx ON semaphore (strand_id, name);
 -- Jobs a host worker leases and runs. A worker only ever sees rows of its own host_id.
 CREATE TABLE worker_job (
     id           uuid PRIMARY KEY,
+    -- the workflow step that asked for it; a step re-run after a crash finds its job instead of sending another
+    step_key     text,
     host_id      uuid        NOT NULL REFERENCES host (id),
     vm_id        uuid REFERENCES vm (id),
     strand_id    uuid REFERENCES strand (id),
@@ -256,6 +260,7 @@ CREATE TABLE worker_job (
 );
 CREATE INDEX worker_job_queue_idx ON worker_job (host_id, created_at) WHERE state IN ('queued', 'leased');
 CREATE INDEX worker_job_vm_idx ON worker_job (vm_id);
+CREATE UNIQUE INDEX worker_job_step_idx ON worker_job (strand_id, step_key) WHERE step_key IS NOT NULL;
 
 -- Billing: one span per billed resource; ranges of the same VM and resource never overlap.
 CREATE TABLE billing_span (

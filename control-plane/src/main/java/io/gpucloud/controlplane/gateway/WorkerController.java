@@ -26,10 +26,42 @@ import io.gpucloud.controlplane.web.ApiException;
 @RequestMapping("/worker/v1")
 class WorkerController {
 
-    private final HostRegistry registry;
+    private static final java.time.Duration MAX_WAIT = java.time.Duration.ofSeconds(30);
 
-    WorkerController(HostRegistry registry) {
+    private final HostRegistry registry;
+    private final JobQueue jobs;
+
+    WorkerController(HostRegistry registry, JobQueue jobs) {
         this.registry = registry;
+        this.jobs = jobs;
+    }
+
+    /**
+     * Long-poll for work: answers with a leased job as soon as one exists, or 204 after
+     * {@code wait} seconds (at most 30).
+     */
+    @PostMapping("/hosts/{hostId}/jobs/lease")
+    org.springframework.http.ResponseEntity<io.gpucloud.protocol.job.Job> lease(@PathVariable UUID hostId,
+            @org.springframework.web.bind.annotation.RequestParam(defaultValue = "30") int wait,
+            @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
+        ownHost(hostId, principal);
+        if (wait < 0 || wait > MAX_WAIT.toSeconds()) {
+            throw ApiException.badRequest("wait", "wait must be between 0 and " + MAX_WAIT.toSeconds() + " seconds.");
+        }
+        return jobs.lease(hostId, java.time.Duration.ofSeconds(wait))
+                .map(org.springframework.http.ResponseEntity::ok)
+                .orElseGet(() -> org.springframework.http.ResponseEntity.noContent().build());
+    }
+
+    @PostMapping("/hosts/{hostId}/jobs/{jobId}/result")
+    org.springframework.http.ResponseEntity<Void> result(@PathVariable UUID hostId, @PathVariable UUID jobId,
+            @RequestBody io.gpucloud.protocol.job.JobResult result,
+            @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
+        ownHost(hostId, principal);
+        if (!jobs.complete(hostId, jobId, result)) {
+            throw ApiException.notFound("Job", jobId);
+        }
+        return org.springframework.http.ResponseEntity.noContent().build();
     }
 
     @PostMapping("/register")

@@ -39,9 +39,20 @@ public class ControlPlaneClient {
         return send("POST", "worker/v1/hosts/" + hostId + "/heartbeat", credential, heartbeat, HeartbeatResponse.class);
     }
 
+    /** Long-polls for the next job; empty when none arrived within {@code waitSeconds}. */
+    public java.util.Optional<io.gpucloud.protocol.job.Job> leaseJob(UUID hostId, String credential, int waitSeconds) {
+        io.gpucloud.protocol.job.Job job = send("POST", "worker/v1/hosts/" + hostId + "/jobs/lease?wait=" + waitSeconds,
+                credential, java.util.Map.of(), io.gpucloud.protocol.job.Job.class);
+        return java.util.Optional.ofNullable(job);
+    }
+
+    public void reportResult(UUID hostId, String credential, UUID jobId, io.gpucloud.protocol.job.JobResult result) {
+        send("POST", "worker/v1/hosts/" + hostId + "/jobs/" + jobId + "/result", credential, result, Void.class);
+    }
+
     private <T> T send(String method, String path, String bearer, Object body, Class<T> answer) {
         HttpRequest request = HttpRequest.newBuilder(baseUri.resolve(path))
-                .timeout(Duration.ofSeconds(30))
+                .timeout(Duration.ofSeconds(45))
                 .header("Authorization", "Bearer " + bearer)
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json")
@@ -59,6 +70,9 @@ public class ControlPlaneClient {
         if (response.statusCode() / 100 != 2) {
             throw new ControlPlaneException(response.statusCode(),
                     method + " " + path + " answered " + response.statusCode() + ": " + response.body(), null);
+        }
+        if (response.statusCode() == 204 || answer == Void.class || response.body().isBlank()) {
+            return null;
         }
         return json.readValue(response.body(), answer);
     }

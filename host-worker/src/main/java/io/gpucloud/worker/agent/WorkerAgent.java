@@ -37,6 +37,8 @@ public class WorkerAgent implements AutoCloseable {
     private volatile Duration heartbeatInterval = Duration.ofSeconds(5);
     private volatile Duration backoff = Duration.ZERO;
     private volatile Instant lastHeartbeatOk;
+    private volatile JobHandler jobHandler;
+    private Thread jobThread;
 
     public WorkerAgent(ControlPlaneClient client, TopologySource topology, String bootstrapToken, String location,
                        CredentialStore store) {
@@ -54,6 +56,69 @@ public class WorkerAgent implements AutoCloseable {
 
     public void start() {
         loop.execute(this::tick);
+    }
+
+    /** Also take jobs: long-poll the control plane, run each job, report its result. */
+    public WorkerAgent withJobs(JobHandler handler) {
+        this.jobHandler = handler;
+        jobThread = new Thread(this::jobLoop, "host-worker-jobs");
+        jobThread.setDaemon(true);
+        jobThread.start();
+        return this;
+    }
+
+    private void jobLoop() {
+        Duration pause = Duration.ZERO;
+        while (!loop.isShutdown()) {
+            try {
+                if (!pause.isZero()) {
+                    Thread.sleep(pause.toMillis());
+                }
+                CredentialStore.Identity me = identity;
+                if (me == null) {
+                    pause = Duration.ofMillis(200);
+                    continue;
+                }
+                var job = client.leaseJob(me.hostId(), me.credential(), 25);
+                pause = Duration.ZERO;
+                if (job.isEmpty()) {
+                    continue;
+                }
+                io.gpucloud.protocol.job.JobResult result;
+                try (var a = MDC.putCloseable("hostId", me.hostId().toString());
+                     var b = MDC.putCloseable("jobId", job.get().id().toString());
+                     var c = MDC.putCloseable("vmId", String.valueOf(job.get().vmId()))) {
+                    log.info("Running {} (attempt {})", job.get().kind(), job.get().attempt());
+                    result = jobHandler.handle(job.get());
+                    log.info("{} {}", job.get().kind(), result.success() ? "succeeded" : "failed: " + result.error());
+                }
+                report(me, job.get().id(), result);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                if (loop.isShutdown()) {
+                    return;
+                }
+                pause = pause.isZero() ? Duration.ofMillis(500) : min(pause.multipliedBy(2), Duration.ofSeconds(30));
+                log.warn("Job loop: {} (retrying in {} ms)", e.getMessage(), pause.toMillis());
+            }
+        }
+    }
+
+    // A result must not be lost: the job would be re-run after its lease, harmless but slow.
+    private void report(CredentialStore.Identity me, java.util.UUID jobId, io.gpucloud.protocol.job.JobResult result)
+            throws InterruptedException {
+        for (int i = 0; ; i++) {
+            try {
+                client.reportResult(me.hostId(), me.credential(), jobId, result);
+                return;
+            } catch (ControlPlaneClient.ControlPlaneException e) {
+                if (i >= 5 || (e.status() >= 400 && e.status() < 500)) {
+                    throw e;
+                }
+                Thread.sleep(200L << i);
+            }
+        }
     }
 
     public Optional<CredentialStore.Identity> identity() {
@@ -149,6 +214,9 @@ public class WorkerAgent implements AutoCloseable {
     @Override
     public void close() {
         loop.shutdownNow();
+        if (jobThread != null) {
+            jobThread.interrupt();
+        }
         try {
             loop.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

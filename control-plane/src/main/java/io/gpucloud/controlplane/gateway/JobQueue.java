@@ -1,0 +1,182 @@
+package io.gpucloud.controlplane.gateway;
+
+import io.gpucloud.controlplane.database.PgNotifications;
+import io.gpucloud.controlplane.workflow.StrandStore;
+import io.gpucloud.protocol.job.Job;
+import io.gpucloud.protocol.job.JobKind;
+import io.gpucloud.protocol.job.JobResult;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Host work as rows: workflows enqueue jobs (once per step, however often the step runs), host
+ * workers lease them by long-poll, and results wake the waiting workflow. A lease that runs out
+ * (the worker died) puts the job back on offer; jobs are idempotent on the host, so a second run
+ * is harmless.
+ */
+@Service
+public class JobQueue implements org.springframework.context.SmartLifecycle {
+
+    public static final Duration LEASE = Duration.ofSeconds(120);
+
+    private final JdbcClient jdbc;
+    private final JsonMapper json;
+    private final StrandStore strands;
+    private final MeterRegistry meters;
+    private final Map<UUID, Object> waiters = new ConcurrentHashMap<>();
+    private volatile boolean open;
+
+    public JobQueue(JdbcClient jdbc, JsonMapper json, StrandStore strands, MeterRegistry meters,
+                    PgNotifications notifications) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.strands = strands;
+        this.meters = meters;
+        notifications.subscribe("worker_job", payload -> {
+            try {
+                Object monitor = waiters.get(UUID.fromString(payload));
+                if (monitor != null) {
+                    synchronized (monitor) {
+                        monitor.notifyAll();
+                    }
+                }
+            } catch (IllegalArgumentException ignored) {
+                // not a host id: nothing waits for it
+            }
+        });
+    }
+
+    public record JobRecord(UUID id, JobKind kind, String state, JobResult result) {
+        public boolean succeeded() {
+            return "succeeded".equals(state);
+        }
+
+        public boolean failed() {
+            return "failed".equals(state);
+        }
+    }
+
+    /** Enqueues the job for a workflow step unless that step already has one; returns the step's job. */
+    @Transactional
+    public JobRecord enqueueOnce(UUID strandId, String stepKey, UUID hostId, Job job) {
+        jdbc.sql("""
+                INSERT INTO worker_job (id, step_key, host_id, vm_id, strand_id, kind, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)
+                ON CONFLICT (strand_id, step_key) WHERE step_key IS NOT NULL DO NOTHING
+                """)
+                .params(job.id(), stepKey, hostId, job.vmId(), strandId, job.kind().name(), json.writeValueAsString(job))
+                .update();
+        jdbc.sql("SELECT pg_notify('worker_job', ?)").param(hostId.toString()).query(Object.class).single();
+        return find(strandId, stepKey).orElseThrow();
+    }
+
+    public Optional<JobRecord> find(UUID strandId, String stepKey) {
+        return jdbc.sql("SELECT id, kind, state, result::text AS result FROM worker_job WHERE strand_id = ? AND step_key = ?")
+                .params(strandId, stepKey)
+                .query((rs, n) -> new JobRecord(rs.getObject("id", UUID.class), JobKind.valueOf(rs.getString("kind")),
+                        rs.getString("state"), rs.getString("result") == null ? null
+                                : json.readValue(rs.getString("result"), JobResult.class)))
+                .optional();
+    }
+
+    /** The oldest job on offer for this host, leased to its worker; waits up to {@code wait} for one. */
+    public Optional<Job> lease(UUID hostId, Duration wait) {
+        long deadline = System.nanoTime() + wait.toNanos();
+        Object monitor = waiters.computeIfAbsent(hostId, k -> new Object());
+        while (true) {
+            Optional<Job> job = tryLease(hostId);
+            long left = deadline - System.nanoTime();
+            if (job.isPresent() || left <= 0 || !open) {
+                return job;
+            }
+            synchronized (monitor) {
+                try {
+                    monitor.wait(Math.max(1, Math.min(left / 1_000_000, 1000)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return Optional.empty();
+                }
+            }
+        }
+    }
+
+    // Long polls end when the instance stops, so a graceful shutdown does not wait 30 s for them.
+    @Override
+    public void start() {
+        open = true;
+    }
+
+    @Override
+    public void stop() {
+        open = false;
+        for (Object monitor : waiters.values()) {
+            synchronized (monitor) {
+                monitor.notifyAll();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return open;
+    }
+
+    @Override
+    public int getPhase() {
+        return Integer.MAX_VALUE - 50;
+    }
+
+    private Optional<Job> tryLease(UUID hostId) {
+        return jdbc.sql("""
+                UPDATE worker_job SET state = 'leased', attempts = attempts + 1,
+                       lease_until = now() + make_interval(secs => ?), started_at = coalesce(started_at, now())
+                 WHERE id = (SELECT id FROM worker_job
+                              WHERE host_id = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < now()))
+                              ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING payload::text AS payload, attempts
+                """)
+                .params(LEASE.toSeconds(), hostId)
+                .query((rs, n) -> {
+                    Job j = json.readValue(rs.getString("payload"), Job.class);
+                    return new Job(j.id(), j.kind(), j.vmId(), rs.getInt("attempts"), j.bdfs(), j.partitionId(),
+                            j.driver(), j.timeoutSeconds(), j.domain());
+                })
+                .optional();
+    }
+
+    /**
+     * Records a worker's result. Only the host that owns the job may report it (another host's job
+     * is "not found"); a late duplicate report for a finished job changes nothing.
+     */
+    @Transactional
+    public boolean complete(UUID hostId, UUID jobId, JobResult result) {
+        var row = jdbc.sql("""
+                UPDATE worker_job SET state = ?, result = ?::jsonb, finished_at = now(), lease_until = NULL
+                 WHERE id = ? AND host_id = ? AND state IN ('queued', 'leased')
+                RETURNING strand_id, kind, EXTRACT(EPOCH FROM now() - coalesce(started_at, created_at)) AS seconds
+                """)
+                .params(result.success() ? "succeeded" : "failed", json.writeValueAsString(result), jobId, hostId)
+                .query((rs, n) -> new Object[] {rs.getObject("strand_id", UUID.class), rs.getString("kind"),
+                        rs.getDouble("seconds")})
+                .optional();
+        if (row.isEmpty()) {
+            return jdbc.sql("SELECT EXISTS (SELECT 1 FROM worker_job WHERE id = ? AND host_id = ?)")
+                    .params(jobId, hostId).query(Boolean.class).single();
+        }
+        Object[] r = row.get();
+        meters.timer("gpucloud.worker.job.duration", "kind", (String) r[1], "result",
+                result.success() ? "success" : "failure").record(Duration.ofMillis((long) ((double) r[2] * 1000)));
+        if (r[0] != null) {
+            strands.wake((UUID) r[0]);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,57 @@
+package io.gpucloud.controlplane.vm;
+
+import io.gpucloud.protocol.job.DomainSpec;
+import io.gpucloud.protocol.job.DomainSpec.HostDevice;
+import io.gpucloud.protocol.job.DomainSpec.NumaCell;
+import io.gpucloud.protocol.job.DomainSpec.VcpuPin;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+
+/**
+ * What the worker must render, read from what the VM holds: its pinned CPUs (vCPUs numbered node
+ * by node so guest cells are contiguous), one guest NUMA cell per host node it draws hugepages
+ * from, and every PCI function it holds with the switch it sits behind.
+ */
+@Component
+class DomainSpecBuilder {
+
+    private final JdbcClient jdbc;
+
+    DomainSpecBuilder(JdbcClient jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    DomainSpec build(UUID vmId, String largeBarMode) {
+        record Vm(String name, long memoryMiB, String platform, String bootImage) {
+        }
+        Vm vm = jdbc.sql("""
+                SELECT v.name, v.memory_mib, h.platform FROM vm v JOIN host h ON h.id = v.host_id WHERE v.id = ?
+                """).param(vmId)
+                .query((rs, n) -> new Vm(rs.getString(1), rs.getLong(2), rs.getString(3), null)).single();
+        List<VcpuPin> pins = new ArrayList<>();
+        jdbc.sql("SELECT cpu_id, node_id, socket_id, core_id FROM cpu WHERE vm_id = ? ORDER BY node_id, core_id, cpu_id")
+                .param(vmId)
+                .query(rs -> {
+                    pins.add(new VcpuPin(pins.size(), rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4)));
+                });
+        List<NumaCell> cells = new ArrayList<>();
+        jdbc.sql("SELECT node_id, hugepages_1g FROM vm_hugepages WHERE vm_id = ? ORDER BY node_id")
+                .param(vmId)
+                .query(rs -> {
+                    cells.add(new NumaCell(cells.size(), rs.getInt(1), rs.getInt(2) * 1024L));
+                });
+        List<HostDevice> devices = jdbc.sql("""
+                SELECT bdf, kind, numa_node, switch_bdf, CASE WHEN kind = 'gpu' THEN model END, module_id
+                  FROM pci_device WHERE vm_id = ? ORDER BY bdf
+                """).param(vmId)
+                .query((rs, n) -> new HostDevice(rs.getString(1), rs.getString(2), (Integer) rs.getObject(3),
+                        rs.getString(4), rs.getString(5), (Integer) rs.getObject(6)))
+                .list();
+        long memory = cells.stream().mapToLong(NumaCell::memoryMiB).sum();
+        return new DomainSpec(vmId, "vm-" + vmId, memory == 0 ? vm.memoryMiB() : memory, pins, cells, devices,
+                vm.platform(), vm.bootImage(), largeBarMode);
+    }
+}

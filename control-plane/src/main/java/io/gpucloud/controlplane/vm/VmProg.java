@@ -1,0 +1,348 @@
+package io.gpucloud.controlplane.vm;
+
+import io.gpucloud.controlplane.gateway.JobQueue;
+import io.gpucloud.controlplane.gateway.JobQueue.JobRecord;
+import io.gpucloud.controlplane.placement.PlacementService;
+import io.gpucloud.controlplane.workflow.Outcome;
+import io.gpucloud.controlplane.workflow.Prog;
+import io.gpucloud.controlplane.workflow.Strand;
+import io.gpucloud.placement.NumaPolicy;
+import io.gpucloud.placement.PlacementRequest;
+import io.gpucloud.protocol.job.Job;
+import io.gpucloud.protocol.job.JobKind;
+import io.gpucloud.protocol.job.JobResult;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+
+/**
+ * A VM's whole life, top to bottom, as labels (see DESIGN.md "Provisioning order"):
+ *
+ * <pre>
+ * start → wait_for_capacity → reset_gpus → activate_partition → bind_vfio → define_domain → start_domain → running
+ * running ⇄ stop_domain / stopped / start_again / reboot
+ * destroy: shutdown_for_delete → undefine → deactivate → rebind_host_driver → reset_after_use → release → (exit)
+ * failure while provisioning: rollback_* (same order as destroy) → retry elsewhere (bounded) or failed
+ * </pre>
+ *
+ * Host steps go to the worker as jobs, one per step and attempt; a label that waits for its job
+ * naps until the result wakes it. Devices are released in the database only after the host
+ * confirmed it let go of them.
+ */
+@Component
+public class VmProg implements Prog {
+
+    private static final Logger log = LoggerFactory.getLogger(VmProg.class);
+    public static final String NAME = "vm";
+    private static final Duration JOB_WAIT = Duration.ofSeconds(30);
+
+    private final JdbcClient jdbc;
+    private final PlacementService placement;
+    private final JobQueue jobs;
+    private final DomainSpecBuilder domains;
+    private final int maxAttempts;
+    private final int stopTimeoutSeconds;
+    private final String largeBarMode;
+
+    public VmProg(JdbcClient jdbc, PlacementService placement, JobQueue jobs, DomainSpecBuilder domains,
+                  @Value("${gpucloud.provisioning.max-attempts:3}") int maxAttempts,
+                  @Value("${gpucloud.provisioning.stop-timeout-seconds:60}") int stopTimeoutSeconds,
+                  @Value("${gpucloud.provisioning.large-bar-mode:default}") String largeBarMode) {
+        this.jdbc = jdbc;
+        this.placement = placement;
+        this.jobs = jobs;
+        this.domains = domains;
+        this.maxAttempts = maxAttempts;
+        this.stopTimeoutSeconds = stopTimeoutSeconds;
+        this.largeBarMode = largeBarMode;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Outcome run(String label, Strand s) {
+        return switch (label) {
+            case "start" -> start(s);
+            case "wait_for_capacity" -> waitForCapacity(s);
+            case "reset_gpus" -> hostStep(s, JobKind.RESET_GPUS, "activate_partition");
+            case "activate_partition" -> partitionId(s) == null ? Outcome.hop("bind_vfio")
+                    : hostStep(s, JobKind.ACTIVATE_PARTITION, "bind_vfio");
+            case "bind_vfio" -> hostStep(s, JobKind.BIND_VFIO, "define_domain");
+            case "define_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "start_domain");
+            case "start_domain" -> hostStep(s, JobKind.START_DOMAIN, "now_running");
+            case "now_running" -> nowRunning(s);
+            case "running" -> running(s);
+            case "stop_domain" -> hostStep(s, JobKind.STOP_DOMAIN, "now_stopped");
+            case "now_stopped" -> nowStopped(s);
+            case "stopped" -> stopped(s);
+            case "start_again" -> hostStep(s, JobKind.START_DOMAIN, "now_running");
+            case "reboot_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "start_again");
+            case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
+            case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
+            case "deactivate" -> partitionId(s) == null ? Outcome.hop("rebind_host_driver")
+                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rebind_host_driver");
+            case "rebind_host_driver" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "reset_after_use");
+            case "reset_after_use" -> hostStep(s, JobKind.RESET_GPUS, "release");
+            case "release" -> release(s);
+            case "rollback" -> rollback(s);
+            case "rollback_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "rollback_undefine");
+            case "rollback_undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "rollback_deactivate");
+            case "rollback_deactivate" -> partitionId(s) == null ? Outcome.hop("rollback_rebind")
+                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rollback_rebind");
+            case "rollback_rebind" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "rollback_release");
+            case "rollback_release" -> rollbackRelease(s);
+            default -> throw new IllegalStateException("vm prog has no label " + label);
+        };
+    }
+
+    // ---- create ----
+
+    private Outcome start(Strand s) {
+        setState(s, "pending", "waiting for capacity");
+        return Outcome.hop("wait_for_capacity");
+    }
+
+    private Outcome waitForCapacity(Strand s) {
+        if (s.signalled("destroy")) {
+            s.take("destroy");
+            setState(s, "deleted", "deleted before it was placed");
+            jdbc.sql("UPDATE vm SET deleted_at = now() WHERE id = ?").param(vmId(s)).update();
+            return Outcome.exit("deleted");
+        }
+        var vm = jdbc.sql("""
+                SELECT gpu_model, gpu_count, vcpus, memory_mib, location, EXTRACT(EPOCH FROM expected_end_at - now())
+                  FROM vm WHERE id = ?
+                """).param(vmId(s))
+                .query((rs, n) -> new PlacementRequest(vmId(s), rs.getString(1), rs.getInt(2), rs.getInt(3),
+                        rs.getLong(4), rs.getString(5), Set.of(), NumaPolicy.PREFERRED, false,
+                        rs.getObject(6) == null ? null : Duration.ofSeconds(Math.max(60, rs.getLong(6)))))
+                .single();
+        var outcome = placement.place(vm);
+        if (outcome.placement().isEmpty()) {
+            int waits = s.integer("capacityWaits", 0) + 1;
+            s.put("capacityWaits", waits);
+            setState(s, "pending", "no capacity: " + outcome.explanation());
+            return Outcome.nap(Duration.ofSeconds(Math.min(60, 1L << Math.min(waits, 6))));
+        }
+        int attempt = s.integer("attempt", 0) + 1;
+        s.put("attempt", attempt);
+        s.put("hostId", outcome.placement().get().hostId().toString());
+        jdbc.sql("UPDATE vm SET provision_attempts = ? WHERE id = ?").params(attempt, vmId(s)).update();
+        setState(s, "provisioning", null);
+        return Outcome.hop("reset_gpus");
+    }
+
+    private Outcome nowRunning(Strand s) {
+        setState(s, "running", null);
+        return Outcome.hop("running");
+    }
+
+    // ---- running, stop, start, reboot ----
+
+    private Outcome running(Strand s) {
+        if (s.signalled("destroy")) {
+            s.take("destroy");
+            nextCycle(s);
+            setState(s, "deleting", null);
+            return Outcome.hop("shutdown_for_delete");
+        }
+        if (s.signalled("stop")) {
+            s.take("stop");
+            nextCycle(s);
+            setState(s, "stopping", null);
+            return Outcome.hop("stop_domain");
+        }
+        if (s.signalled("reboot")) {
+            s.take("reboot");
+            nextCycle(s);
+            setState(s, "rebooting", null);
+            return Outcome.hop("reboot_stop");
+        }
+        s.take("start");
+        return Outcome.nap(Duration.ofHours(1));
+    }
+
+    private Outcome nowStopped(Strand s) {
+        setState(s, "stopped", null);
+        return Outcome.hop("stopped");
+    }
+
+    private Outcome stopped(Strand s) {
+        if (s.signalled("destroy")) {
+            s.take("destroy");
+            nextCycle(s);
+            setState(s, "deleting", null);
+            return Outcome.hop("shutdown_for_delete");
+        }
+        if (s.signalled("start")) {
+            s.take("start");
+            nextCycle(s);
+            setState(s, "starting", null);
+            return Outcome.hop("start_again");
+        }
+        s.take("stop");
+        s.take("reboot");
+        return Outcome.nap(Duration.ofHours(1));
+    }
+
+    // ---- delete ----
+
+    private Outcome release(Strand s) {
+        placement.release(vmId(s));
+        setState(s, "deleted", null);
+        jdbc.sql("UPDATE vm SET deleted_at = now() WHERE id = ?").param(vmId(s)).update();
+        return Outcome.exit("deleted");
+    }
+
+    // ---- failure while provisioning ----
+
+    private Outcome rollback(Strand s) {
+        String reason = s.string("failure");
+        markSuspect(s);
+        setState(s, "provisioning", "rolling back: " + reason);
+        nextCycle(s);
+        return Outcome.hop("rollback_stop");
+    }
+
+    private Outcome rollbackRelease(Strand s) {
+        placement.release(vmId(s));
+        s.put("hostId", null);
+        int attempt = s.integer("attempt", 0);
+        String reason = s.string("failure");
+        if (s.signalled("destroy")) {
+            s.take("destroy");
+            setState(s, "deleted", "deleted while provisioning failed: " + reason);
+            jdbc.sql("UPDATE vm SET deleted_at = now() WHERE id = ?").param(vmId(s)).update();
+            return Outcome.exit("deleted");
+        }
+        if (attempt >= maxAttempts) {
+            setState(s, "failed", "provisioning failed " + attempt + " times; last: " + reason);
+            return Outcome.exit("failed");
+        }
+        setState(s, "pending", "retrying after: " + reason);
+        return Outcome.hop("wait_for_capacity");
+    }
+
+    /**
+     * A host step: send the job once per step and attempt, nap until its result arrives, then hop
+     * on. A failed step while creating rolls back; a failed step while deleting or rolling back
+     * quarantines the GPUs (they must not go to the next tenant) and carries on, so nothing leaks.
+     */
+    private Outcome hostStep(Strand s, JobKind kind, String next) {
+        String key = "c" + s.integer("cycle", 0) + "a" + s.integer("attempt", 0) + ":" + s.label();
+        JobRecord job = jobs.find(s.id(), key).orElse(null);
+        if (job == null) {
+            UUID host = s.uuid("hostId");
+            jobs.enqueueOnce(s.id(), key, host, jobFor(s, kind));
+            return Outcome.nap(JOB_WAIT);
+        }
+        if (job.succeeded()) {
+            return Outcome.hop(next);
+        }
+        if (!job.failed()) {
+            hostReachability(s);
+            return Outcome.nap(JOB_WAIT);
+        }
+        JobResult r = job.result();
+        String reason = kind + " failed" + (r == null ? "" : ": " + r.error() + " [" + r.errorCode() + "]");
+        log.warn("VM {} step {} failed: {}", vmId(s), s.label(), reason);
+        String label = s.label();
+        if (label.startsWith("rollback_") || List.of("shutdown_for_delete", "undefine", "deactivate",
+                "rebind_host_driver", "reset_after_use").contains(label)) {
+            quarantine(s, reason);
+            return Outcome.hop(next);
+        }
+        if (label.equals("start_again")) {
+            setState(s, "stopped", reason);
+            return Outcome.hop("stopped");
+        }
+        if (label.equals("stop_domain") || label.equals("reboot_stop")) {
+            setState(s, "running", reason);
+            return Outcome.hop("running");
+        }
+        s.put("failure", reason);
+        s.put("failedStep", label);
+        s.put("failedErrorCode", r == null ? null : r.errorCode());
+        return Outcome.hop("rollback");
+    }
+
+    private Job jobFor(Strand s, JobKind kind) {
+        UUID vm = vmId(s);
+        UUID id = UUID.randomUUID();
+        return switch (kind) {
+            case RESET_GPUS, REBIND_HOST_DRIVER -> new Job(id, kind, vm, 1, gpuBdfs(vm), null,
+                    kind == JobKind.REBIND_HOST_DRIVER ? "nvidia" : null, null, null);
+            case BIND_VFIO -> new Job(id, kind, vm, 1, deviceBdfs(vm), null, null, null, null);
+            case ACTIVATE_PARTITION, DEACTIVATE_PARTITION -> new Job(id, kind, vm, 1, List.of(), partitionId(s),
+                    null, null, null);
+            case DEFINE_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, null,
+                    domains.build(vm, largeBarMode));
+            case STOP_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, stopTimeoutSeconds, null);
+            case START_DOMAIN, UNDEFINE_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, null, null);
+        };
+    }
+
+    private void hostReachability(Strand s) {
+        UUID host = s.uuid("hostId");
+        String state = jdbc.sql("SELECT state FROM host WHERE id = ?").param(host).query(String.class).single();
+        if ("unreachable".equals(state)) {
+            jdbc.sql("UPDATE vm SET state_reason = 'host unreachable; waiting for it to return', updated_at = now() WHERE id = ?")
+                    .param(vmId(s)).update();
+        }
+    }
+
+    private void markSuspect(Strand s) {
+        String code = s.string("failedErrorCode");
+        if (code == null || !(code.contains("busy") || code.contains("reset") || code.contains("partition"))) {
+            return;
+        }
+        jdbc.sql("""
+                UPDATE pci_device SET health = 'suspect', health_changed_at = now(), health_reason = ?
+                 WHERE vm_id = ? AND kind = 'gpu' AND health = 'ok'
+                """).params("VM " + vmId(s) + " failed in " + s.string("failedStep") + ": " + s.string("failure"),
+                vmId(s)).update();
+    }
+
+    private void quarantine(Strand s, String reason) {
+        jdbc.sql("""
+                UPDATE pci_device SET health = 'quarantined', health_changed_at = now(), health_reason = ?
+                 WHERE vm_id = ? AND kind = 'gpu'
+                """).params("teardown of VM " + vmId(s) + " failed: " + reason, vmId(s)).update();
+    }
+
+    private Integer partitionId(Strand s) {
+        return jdbc.sql("SELECT partition_id FROM gpu_partition WHERE vm_id = ?").param(vmId(s))
+                .query(Integer.class).optional().orElse(null);
+    }
+
+    private List<String> gpuBdfs(UUID vm) {
+        return jdbc.sql("SELECT bdf FROM pci_device WHERE vm_id = ? AND kind = 'gpu' ORDER BY bdf").param(vm)
+                .query(String.class).list();
+    }
+
+    private List<String> deviceBdfs(UUID vm) {
+        return jdbc.sql("SELECT bdf FROM pci_device WHERE vm_id = ? ORDER BY bdf").param(vm).query(String.class).list();
+    }
+
+    private static void nextCycle(Strand s) {
+        s.put("cycle", s.integer("cycle", 0) + 1);
+    }
+
+    private static UUID vmId(Strand s) {
+        return s.uuid("vmId");
+    }
+
+    private void setState(Strand s, String state, String reason) {
+        jdbc.sql("UPDATE vm SET state = ?, state_reason = ?, updated_at = now() WHERE id = ?")
+                .params(state, reason, vmId(s)).update();
+    }
+}

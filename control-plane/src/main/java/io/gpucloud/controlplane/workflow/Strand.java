@@ -1,0 +1,79 @@
+package io.gpucloud.controlplane.workflow;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The running state of one prog: its current label, its stack (parameters and progress, stored as
+ * jsonb) and how often the current label has failed. Changes to the stack are saved with the
+ * label's outcome.
+ */
+public final class Strand {
+
+    private final UUID id;
+    private final String prog;
+    private final String label;
+    private final int tries;
+    private final Map<String, Object> stack;
+    private final StrandStore store;
+
+    Strand(UUID id, String prog, String label, int tries, Map<String, Object> stack, StrandStore store) {
+        this.id = id;
+        this.prog = prog;
+        this.label = label;
+        this.tries = tries;
+        this.stack = new LinkedHashMap<>(stack);
+        this.store = store;
+    }
+
+    public UUID id() {
+        return id;
+    }
+
+    public String prog() {
+        return prog;
+    }
+
+    public String label() {
+        return label;
+    }
+
+    /** How many times this label failed with an exception before this run. */
+    public int tries() {
+        return tries;
+    }
+
+    public Map<String, Object> stack() {
+        return stack;
+    }
+
+    public String string(String key) {
+        Object v = stack.get(key);
+        return v == null ? null : v.toString();
+    }
+
+    public int integer(String key, int fallback) {
+        Object v = stack.get(key);
+        return v instanceof Number n ? n.intValue() : v == null ? fallback : Integer.parseInt(v.toString());
+    }
+
+    public UUID uuid(String key) {
+        String v = string(key);
+        return v == null ? null : UUID.fromString(v);
+    }
+
+    public void put(String key, Object value) {
+        stack.put(key, value);
+    }
+
+    /** Whether someone signalled this strand (e.g. "destroy"); the signal stays until taken. */
+    public boolean signalled(String semaphore) {
+        return store.hasSemaphore(id, semaphore);
+    }
+
+    /** Consumes a signal, in the label's transaction. */
+    public void take(String semaphore) {
+        store.clearSemaphore(id, semaphore);
+    }
+}

@@ -1,0 +1,67 @@
+package io.gpucloud.controlplane.workflow;
+
+import java.util.Map;
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Strand rows, semaphores and wake-ups. Writes join the caller's transaction. */
+@Component
+public class StrandStore {
+
+    static final String CHANNEL = "strand_wakeup";
+
+    private final JdbcClient jdbc;
+    private final JsonMapper json;
+
+    public StrandStore(JdbcClient jdbc, JsonMapper json) {
+        this.jdbc = jdbc;
+        this.json = json;
+    }
+
+    /** Creates a strand due now; dispatchers hear about it at once through NOTIFY. */
+    public UUID create(String prog, String label, Map<String, Object> stack) {
+        UUID id = UUID.randomUUID();
+        jdbc.sql("INSERT INTO strand (id, prog, label, stack) VALUES (?, ?, ?, ?::jsonb)")
+                .params(id, prog, label, json.writeValueAsString(stack)).update();
+        notifyDispatchers();
+        return id;
+    }
+
+    /** Raises a semaphore and wakes the strand. */
+    public void signal(UUID strandId, String semaphore) {
+        jdbc.sql("INSERT INTO semaphore (strand_id, name) VALUES (?, ?)").params(strandId, semaphore).update();
+        wake(strandId);
+    }
+
+    /** Makes a napping strand due now (a job it waits for finished, a signal arrived). */
+    public void wake(UUID strandId) {
+        jdbc.sql("UPDATE strand SET schedule = now() WHERE id = ? AND exitval IS NULL AND schedule > now()")
+                .param(strandId).update();
+        notifyDispatchers();
+    }
+
+    boolean hasSemaphore(UUID strandId, String name) {
+        return jdbc.sql("SELECT EXISTS (SELECT 1 FROM semaphore WHERE strand_id = ? AND name = ?)")
+                .params(strandId, name).query(Boolean.class).single();
+    }
+
+    void clearSemaphore(UUID strandId, String name) {
+        jdbc.sql("DELETE FROM semaphore WHERE strand_id = ? AND name = ?").params(strandId, name).update();
+    }
+
+    // NOTIFY is transactional: listeners hear it when (and only if) the surrounding transaction commits.
+    private void notifyDispatchers() {
+        jdbc.sql("SELECT pg_notify(?, '')").param(CHANNEL).query(Object.class).single();
+    }
+
+    Map<String, Object> parseStack(String value) {
+        return json.readValue(value, new TypeReference<Map<String, Object>>() { });
+    }
+
+    String writeStack(Map<String, Object> stack) {
+        return json.writeValueAsString(stack);
+    }
+}

@@ -1,0 +1,218 @@
+package io.gpucloud.controlplane.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpucloud.controlplane.ControlPlaneTestBase;
+import io.gpucloud.controlplane.inventory.TestTopologiesAccess;
+import io.gpucloud.controlplane.placement.PlacementAudit;
+import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.job.Job;
+import io.gpucloud.protocol.job.JobKind;
+import io.gpucloud.protocol.job.JobResult;
+import io.gpucloud.worker.agent.ControlPlaneClient;
+import io.gpucloud.worker.agent.WorkerAgent;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The VM workflow against a real worker agent whose hardware is scripted: the order of host steps,
+ * stop/start, delete, and what a failing step does (roll back, retry elsewhere, give up) — with
+ * the SQL audit showing nothing held by a VM that is not alive.
+ */
+class VmLifecycleTest extends ControlPlaneTestBase {
+
+    @Autowired
+    PlacementAudit audit;
+
+    private final List<WorkerAgent> agents = new ArrayList<>();
+    private final List<Job> received = Collections.synchronizedList(new ArrayList<>());
+    private final Map<JobKind, Integer> failuresToInject = new ConcurrentHashMap<>();
+
+    @AfterEach
+    void stopAgents() {
+        agents.forEach(WorkerAgent::close);
+    }
+
+    private void startHost(String name, String location) {
+        HostTopology topology = TestTopologiesAccess.h100(name);
+        WorkerAgent agent = new WorkerAgent(new ControlPlaneClient(URI.create("http://127.0.0.1:" + port)),
+                known -> topology, bootstrapToken(), location, null);
+        agent.withJobs(job -> {
+            received.add(job);
+            Integer left = failuresToInject.computeIfPresent(job.kind(), (k, v) -> v - 1);
+            if (left != null && left >= 0) {
+                return new JobResult(false, List.of(new JobResult.Step("fmpm -a " + job.partitionId(),
+                        "fmpm -a " + job.partitionId(), 249, "Failed to activate partition. fmReturn: -7", 3, false)),
+                        "an overlapping partition is active", "partition-conflict", Map.of());
+            }
+            return new JobResult(true, List.of(new JobResult.Step(job.kind().name(), "sim", 0, "", 1, true)), null,
+                    null, Map.of());
+        });
+        agent.start();
+        agents.add(agent);
+        awaitCondition(() -> jdbc.sql("SELECT count(*) FROM host WHERE name = ? AND state = 'ready'").param(name)
+                .query(Long.class).single() == 1, "host " + name + " ready");
+    }
+
+    private JsonNode vm(String admin, String id) {
+        return call("GET", "/admin/api/v1/vms/" + id, admin, null).json();
+    }
+
+    private JsonNode awaitState(String admin, String id, String state) {
+        JsonNode[] last = new JsonNode[1];
+        awaitCondition(() -> {
+            last[0] = vm(admin, id);
+            return last[0].get("state").asString().equals(state);
+        }, "VM " + id + " to be " + state);
+        return last[0];
+    }
+
+    private void awaitCondition(java.util.function.BooleanSupplier condition, String what) {
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (System.currentTimeMillis() < deadline) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new AssertionError("timed out waiting for " + what);
+    }
+
+    private List<JobKind> kindsFor(String vmId) {
+        return received.stream().filter(j -> j.vmId().toString().equals(vmId)).map(Job::kind).toList();
+    }
+
+    private long heldBy(String vmId) {
+        return jdbc.sql("SELECT (SELECT count(*) FROM pci_device WHERE vm_id = ?::uuid) + (SELECT count(*) FROM cpu WHERE vm_id = ?::uuid)")
+                .params(vmId, vmId).query(Long.class).single();
+    }
+
+    @Test
+    void aVmGoesThroughTheHostStepsInOrderAndGivesEverythingBackOnDelete() {
+        startHost("wf-host-1", "wf-1");
+        String admin = adminToken();
+        var created = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "train-1", "gpuModel",
+                "H100-SXM5-80GB", "gpuCount", 2, "vcpus", 8, "memoryMiB", 16384, "location", "wf-1"));
+        assertThat(created.status()).isEqualTo(202);
+        String id = created.json().get("id").asString();
+
+        JsonNode running = awaitState(admin, id, "running");
+        assertThat(kindsFor(id)).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO,
+                JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
+        assertThat(running.get("hostName").asString()).isEqualTo("wf-host-1");
+        assertThat(running.get("gpuBdfs")).hasSize(2);
+        assertThat(running.get("jobs")).hasSize(5);
+        assertThat(running.get("jobs").get(0).get("state").asString()).isEqualTo("succeeded");
+        Job define = received.stream().filter(j -> j.kind() == JobKind.DEFINE_DOMAIN).findFirst().orElseThrow();
+        assertThat(define.domain().vcpus()).hasSize(8);
+        assertThat(define.domain().devices()).filteredOn(d -> d.kind().equals("gpu")).hasSize(2);
+        assertThat(define.domain().cells()).hasSize(1);
+        assertThat(define.domain().cells().get(0).memoryMiB()).isEqualTo(16384);
+        int partition = received.stream().filter(j -> j.kind() == JobKind.ACTIVATE_PARTITION).findFirst().orElseThrow()
+                .partitionId();
+        assertThat(running.get("partitionId").asInt()).isEqualTo(partition);
+
+        assertThat(call("POST", "/admin/api/v1/vms/" + id + "/start", admin, null).status()).isEqualTo(409);
+        assertThat(call("POST", "/admin/api/v1/vms/" + id + "/stop", admin, null).status()).isEqualTo(202);
+        awaitState(admin, id, "stopped");
+        assertThat(heldBy(id)).as("a stopped VM keeps its devices").isEqualTo(10);
+        call("POST", "/admin/api/v1/vms/" + id + "/start", admin, null);
+        awaitState(admin, id, "running");
+
+        assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).isEqualTo(202);
+        awaitState(admin, id, "deleted");
+        List<JobKind> all = kindsFor(id);
+        assertThat(all.subList(all.size() - 5, all.size())).containsExactly(JobKind.STOP_DOMAIN,
+                JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
+        assertThat(heldBy(id)).isZero();
+        assertThat(audit.violations()).isEmpty();
+        assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).as("delete is idempotent")
+                .isEqualTo(202);
+    }
+
+    @Test
+    void aFailingHostStepRollsBackMarksTheGpusSuspectAndRetriesElsewhere() {
+        startHost("wf-host-2", "wf-2");
+        failuresToInject.put(JobKind.ACTIVATE_PARTITION, 1);
+        String admin = adminToken();
+        String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "retry-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-2")).json().get("id").asString();
+        JsonNode running = awaitState(admin, id, "running");
+        assertThat(running.get("provisionAttempts").asInt()).isEqualTo(2);
+        List<JobKind> kinds = kindsFor(id);
+        assertThat(kinds.subList(0, 6)).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION,
+                JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
+                JobKind.REBIND_HOST_DRIVER);
+        List<String> suspect = jdbc.sql("""
+                SELECT d.bdf FROM pci_device d JOIN host h ON h.id = d.host_id
+                 WHERE h.name = 'wf-host-2' AND d.health = 'suspect'
+                """).query(String.class).list();
+        assertThat(suspect).hasSize(1);
+        assertThat(running.get("gpuBdfs").get(0).asString()).as("the retry avoided the suspect GPU")
+                .isNotEqualTo(suspect.get(0));
+        String reason = jdbc.sql("""
+                SELECT d.health_reason FROM pci_device d JOIN host h ON h.id = d.host_id
+                 WHERE h.name = 'wf-host-2' AND d.health = 'suspect'
+                """).query(String.class).single();
+        assertThat(reason).contains("activate_partition").contains("partition-conflict");
+        assertThat(audit.violations()).isEmpty();
+        call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
+        awaitState(admin, id, "deleted");
+    }
+
+    @Test
+    void aVmThatKeepsFailingEndsFailedHoldingNothing() {
+        startHost("wf-host-3", "wf-3");
+        failuresToInject.put(JobKind.ACTIVATE_PARTITION, 10);
+        String admin = adminToken();
+        String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "doomed-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-3")).json().get("id").asString();
+        JsonNode failed = awaitState(admin, id, "failed");
+        assertThat(failed.get("stateReason").asString()).contains("provisioning failed 3 times")
+                .contains("partition-conflict");
+        assertThat(heldBy(id)).isZero();
+        assertThat(audit.violations()).isEmpty();
+    }
+
+    @Test
+    void aVmWithNoCapacityWaitsWithAReasonAndCanBeCancelled() {
+        String admin = adminToken();
+        String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "nowhere-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 8, "vcpus", 4, "memoryMiB", 8192, "location", "wf-empty")).json().get("id").asString();
+        awaitCondition(() -> {
+            JsonNode v = vm(admin, id);
+            return v.get("stateReason").asString("").startsWith("no capacity: 0 hosts");
+        }, "a no-capacity explanation");
+        assertThat(vm(admin, id).get("state").asString()).isEqualTo("pending");
+        call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
+        awaitState(admin, id, "deleted");
+    }
+
+    @Test
+    void badVmRequestsAreRejectedPrecisely() {
+        String admin = adminToken();
+        var r = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "Bad Name!", "gpuCount", 1, "gpuModel", "x",
+                "vcpus", 4, "memoryMiB", 8192));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().get("field").asString()).isEqualTo("name");
+        r = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "ok-name", "gpuCount", 3, "gpuModel", "x",
+                "vcpus", 4, "memoryMiB", 8192));
+        assertThat(r.json().get("field").asString()).isEqualTo("gpuCount");
+        assertThat(call("DELETE", "/admin/api/v1/vms/" + java.util.UUID.randomUUID(), admin, null).status())
+                .isEqualTo(404);
+    }
+}
