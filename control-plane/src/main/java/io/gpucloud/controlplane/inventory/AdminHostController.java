@@ -23,9 +23,26 @@ class AdminHostController {
             Set.of("onboarding", "ready", "draining", "unreachable", "maintenance", "retired");
 
     private final HostQueries queries;
+    private final HostRegistry registry;
 
-    AdminHostController(HostQueries queries) {
+    AdminHostController(HostQueries queries, HostRegistry registry) {
         this.queries = queries;
+        this.registry = registry;
+    }
+
+    record StateChange(String reason) {
+    }
+
+    @org.springframework.web.bind.annotation.PostMapping("/{hostId}/{action:drain|undrain|maintenance}")
+    HostDetail act(@PathVariable UUID hostId, @PathVariable String action,
+                   @org.springframework.web.bind.annotation.RequestBody(required = false) StateChange body) {
+        String target = switch (action) {
+            case "drain" -> "draining";
+            case "maintenance" -> "maintenance";
+            default -> "ready";
+        };
+        registry.setAdminState(hostId, target, body == null ? null : body.reason());
+        return queries.detail(hostId);
     }
 
     @GetMapping

@@ -87,9 +87,14 @@ public class HostRegistry {
                 reconciler.knownModuleIds(hostId));
     }
 
-    /** Records a heartbeat; a host that was unreachable returns to the state it had. */
+    /** Records a heartbeat; a host that was unreachable returns to the state it had, and so do its VMs. */
     @Transactional
     public HeartbeatResult heartbeat(UUID hostId, String workerVersion) {
+        jdbc.sql("""
+                UPDATE vm SET state = 'running', state_reason = NULL, updated_at = now()
+                 WHERE host_id = ? AND state = 'unknown'
+                   AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
+                """).params(hostId, hostId).update();
         return jdbc.sql("""
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
@@ -124,11 +129,43 @@ public class HostRegistry {
                 """)
                 .param(properties.heartbeatTimeout().toMillis() / 1000.0)
                 .query(String.class).list();
+        if (!names.isEmpty()) {
+            // Their VMs may well still run: say "unknown", not "failed", until the worker is heard again.
+            jdbc.sql("""
+                    UPDATE vm SET state = 'unknown', state_reason = 'host unreachable since ' || now(), updated_at = now()
+                     WHERE state = 'running' AND host_id IN (SELECT id FROM host WHERE name = ANY(?))
+                    """).param(names.toArray(String[]::new)).update();
+        }
         for (String name : names) {
             log.warn("Host {} is unreachable: no heartbeat for {}", name, properties.heartbeatTimeout());
             meters.counter("gpucloud.hosts.unreachable.transitions").increment();
         }
         return names;
+    }
+
+    /** Operator actions: drain (no new VMs, running ones stay), undrain, maintenance. */
+    @Transactional
+    public void setAdminState(UUID hostId, String target, String reason) {
+        String current = jdbc.sql("SELECT state FROM host WHERE id = ? FOR UPDATE").param(hostId).query(String.class)
+                .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
+        boolean allowed = switch (target) {
+            case "draining", "maintenance" -> List.of("ready", "draining", "maintenance").contains(current);
+            case "ready" -> List.of("draining", "maintenance").contains(current);
+            default -> false;
+        };
+        if (!allowed) {
+            throw ApiException.conflict("invalid-host-state", "Host is " + current + "; cannot move it to " + target + ".");
+        }
+        if ("maintenance".equals(target)) {
+            long vms = jdbc.sql("SELECT count(*) FROM vm WHERE host_id = ? AND state NOT IN ('deleted', 'failed')")
+                    .param(hostId).query(Long.class).single();
+            if (vms > 0) {
+                throw ApiException.conflict("host-not-empty", vms + " VMs still live on this host; drain it and "
+                        + "move or delete them before maintenance.");
+            }
+        }
+        jdbc.sql("UPDATE host SET state = ?, state_reason = ?, state_changed_at = now() WHERE id = ?")
+                .params(target, reason, hostId).update();
     }
 
     private void settleStateAfterReport(UUID hostId, HostTopology topology) {
