@@ -1,8 +1,8 @@
 package io.gpucloud.placement;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,9 +20,6 @@ final class CpuPicker {
 
     record Result(List<Integer> cpuIds, Map<Integer, Integer> hugepagesByNode) {
     }
-
-    private static final Comparator<NumaSnapshot.FreeCpu> BY_CORE =
-            Comparator.comparingInt(NumaSnapshot.FreeCpu::coreKey).thenComparingInt(NumaSnapshot.FreeCpu::cpuId);
 
     private CpuPicker() {
     }
@@ -83,22 +80,18 @@ final class CpuPicker {
         List<Integer> cpus = new ArrayList<>(Math.max(0, req.vcpus()));
         if (req.vcpus() > 0) {
             BitSet free = host.freeCpuSet();
-            List<List<List<Integer>>> chunks = new ArrayList<>(n); // per node: CPU groups in take order
-            for (int i = 0; i < n; i++) {
-                chunks.add(null);
-            }
-            int[] cursor = new int[n];
+            Order[] orders = new Order[n];
             int[] target = targets(req.vcpus(), local, weight);
             int remaining = req.vcpus();
             for (int k = 0; k < local.size() && remaining > 0; k++) {
                 int node = local.get(k);
-                remaining -= take(req, nodes.get(node), free, chunks, cursor, node, Math.min(target[k], remaining), cpus);
+                remaining -= take(req, nodes.get(node), free, orders, node, Math.min(target[k], remaining), cpus);
             }
             List<Integer> all = new ArrayList<>(local);
             all.addAll(others);
             for (int k = 0; k < all.size() && remaining > 0; k++) {
                 int node = all.get(k);
-                remaining -= take(req, nodes.get(node), free, chunks, cursor, node, remaining, cpus);
+                remaining -= take(req, nodes.get(node), free, orders, node, remaining, cpus);
             }
             if (remaining > 0) {
                 return null;
@@ -164,61 +157,94 @@ final class CpuPicker {
         return t;
     }
 
+    /** CPUs of one node in take order, cut into chunks (a chunk = one whole core when dedicated). */
+    private static final class Order {
+        int[] cpus;
+        int[] chunkEnd;
+        int chunks;
+        int cursor;
+    }
+
     /** Takes up to {@code want} CPUs (dedicated: whole cores, possibly a few more) from one node. */
-    private static int take(PlacementRequest req, NumaSnapshot node, BitSet free, List<List<List<Integer>>> chunks,
-                            int[] cursor, int nodeIndex, int want, List<Integer> out) {
+    private static int take(PlacementRequest req, NumaSnapshot node, BitSet free, Order[] orders, int nodeIndex,
+                            int want, List<Integer> out) {
         if (want <= 0) {
             return 0;
         }
-        List<List<Integer>> order = chunks.get(nodeIndex);
-        if (order == null) {
-            order = order(req.dedicatedCores(), node, free);
-            chunks.set(nodeIndex, order);
+        Order o = orders[nodeIndex];
+        if (o == null) {
+            o = order(req.dedicatedCores(), node, free);
+            orders[nodeIndex] = o;
         }
         int taken = 0;
-        while (taken < want && cursor[nodeIndex] < order.size()) {
-            List<Integer> chunk = order.get(cursor[nodeIndex]++);
-            out.addAll(chunk);
-            taken += chunk.size();
+        while (taken < want && o.cursor < o.chunks) {
+            int from = o.cursor == 0 ? 0 : o.chunkEnd[o.cursor - 1];
+            int to = o.chunkEnd[o.cursor++];
+            for (int i = from; i < to; i++) {
+                out.add(o.cpus[i]);
+            }
+            taken += to - from;
         }
         return taken;
     }
 
-    private static List<List<Integer>> order(boolean dedicated, NumaSnapshot node, BitSet free) {
-        List<NumaSnapshot.FreeCpu> cpus = new ArrayList<>(node.freeCpus());
-        List<List<Integer>> out = new ArrayList<>(cpus.size());
-        if (dedicated) {
-            cpus.sort(BY_CORE);
-            for (NumaSnapshot.FreeCpu c : cpus) {
-                if (HostView.isCoreRepresentative(c, free)) {
-                    List<Integer> core = new ArrayList<>(c.siblings().isEmpty() ? List.of(c.cpuId()) : c.siblings());
-                    core.sort(null);
-                    out.add(core);
+    private static Order order(boolean dedicated, NumaSnapshot node, BitSet free) {
+        List<NumaSnapshot.FreeCpu> cpus = node.freeCpus();
+        int n = cpus.size();
+        // sort keys: [whole-core flag (broken cores first) | coreKey | index into cpus]; a primitive sort
+        long[] keys = new long[n];
+        int k = 0;
+        int sibTotal = 0;
+        for (int i = 0; i < n; i++) {
+            NumaSnapshot.FreeCpu c = cpus.get(i);
+            boolean whole;
+            if (dedicated) {
+                if (!HostView.isCoreRepresentative(c, free)) {
+                    continue;
+                }
+                whole = true;
+                sibTotal += Math.max(1, c.siblings().size());
+            } else {
+                whole = true;
+                List<Integer> sib = c.siblings();
+                for (int j = 0, m = sib.size(); j < m; j++) {
+                    if (!free.get(sib.get(j))) {
+                        whole = false;
+                        break;
+                    }
                 }
             }
-            return out;
+            long core = (long) c.coreKey() - Integer.MIN_VALUE; // 0 .. 2^32-1, order preserved
+            keys[k++] = ((whole ? 1L : 0L) << 62) | (core << 24) | i;
         }
-        // broken cores first (their siblings are taken anyway), then whole cores sibling by sibling
-        List<NumaSnapshot.FreeCpu> broken = new ArrayList<>();
-        List<NumaSnapshot.FreeCpu> whole = new ArrayList<>();
-        for (NumaSnapshot.FreeCpu c : cpus) {
-            boolean all = true;
-            for (int s : c.siblings()) {
-                if (!free.get(s)) {
-                    all = false;
-                    break;
-                }
+        Arrays.sort(keys, 0, k);
+        Order o = new Order();
+        o.chunks = k;
+        o.chunkEnd = new int[k];
+        if (!dedicated) {
+            o.cpus = new int[k];
+            for (int i = 0; i < k; i++) {
+                o.cpus[i] = cpus.get((int) (keys[i] & 0xFFFFFFL)).cpuId();
+                o.chunkEnd[i] = i + 1;
             }
-            (all ? whole : broken).add(c);
+            return o;
         }
-        broken.sort(BY_CORE);
-        whole.sort(BY_CORE);
-        for (NumaSnapshot.FreeCpu c : broken) {
-            out.add(List.of(c.cpuId()));
+        o.cpus = new int[sibTotal];
+        int pos = 0;
+        for (int i = 0; i < k; i++) {
+            NumaSnapshot.FreeCpu c = cpus.get((int) (keys[i] & 0xFFFFFFL));
+            List<Integer> sib = c.siblings();
+            if (sib.isEmpty()) {
+                o.cpus[pos++] = c.cpuId();
+            } else {
+                int start = pos;
+                for (int j = 0, m = sib.size(); j < m; j++) {
+                    o.cpus[pos++] = sib.get(j);
+                }
+                Arrays.sort(o.cpus, start, pos);
+            }
+            o.chunkEnd[i] = pos;
         }
-        for (NumaSnapshot.FreeCpu c : whole) {
-            out.add(List.of(c.cpuId()));
-        }
-        return out;
+        return o;
     }
 }

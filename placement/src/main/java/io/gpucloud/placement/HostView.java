@@ -30,6 +30,8 @@ public final class HostView {
     private long blockedModules;
     private long presentModules;
     private int[] moduleToGpu;
+    private long[] partitionMasks;
+    private java.util.BitSet freeCpuSet;
 
     // units
     private ArrayList<AllocationUnit> units;
@@ -105,9 +107,14 @@ public final class HostView {
         if (fabricMode == FabricMode.SHARED_NVSWITCH) {
             moduleToGpu = new int[MAX_MODULE + 1];
             Arrays.fill(moduleToGpu, -1);
-            for (PartitionSnapshot p : host.partitions()) {
+            List<PartitionSnapshot> parts = host.partitions();
+            partitionMasks = new long[parts.size()];
+            for (int i = 0; i < partitionMasks.length; i++) {
+                PartitionSnapshot p = parts.get(i);
+                long m = mask(p);
+                partitionMasks[i] = m;
                 if (p.allocated()) {
-                    allocatedModules |= mask(p);
+                    allocatedModules |= m == -1L ? 0 : m;
                 }
             }
         }
@@ -198,8 +205,10 @@ public final class HostView {
 
     private int largestFreePartition() {
         int best = 0;
-        for (PartitionSnapshot p : host.partitions()) {
-            if (p.gpuCount() > best && partitionFree(p, mask(p))) {
+        List<PartitionSnapshot> parts = host.partitions();
+        for (int i = 0, n = parts.size(); i < n; i++) {
+            PartitionSnapshot p = parts.get(i);
+            if (p.gpuCount() > best && partitionFree(p, partitionMasks[i])) {
                 best = p.gpuCount();
             }
         }
@@ -209,13 +218,12 @@ public final class HostView {
     private void buildPartitionUnits(int size) {
         List<PartitionSnapshot> parts = host.partitions();
         int n = parts.size();
-        long[] masks = new long[n];
+        long[] masks = partitionMasks;
         boolean[] free = new boolean[n];
         int max = 0;
         for (int i = 0; i < n; i++) {
             PartitionSnapshot p = parts.get(i);
-            long m = mask(p);
-            masks[i] = m;
+            long m = masks[i];
             free[i] = partitionFree(p, m);
             if (free[i] && p.gpuCount() > max) {
                 max = p.gpuCount();
@@ -331,17 +339,15 @@ public final class HostView {
             freePerNode[gNode[i] < 0 ? nodes : gNode[i]] += groups.get(i).length;
         }
         List<int[]> found = new ArrayList<>();
-        // single-node sets first
-        for (int node = -1; node < nodes; node++) {
+        // sets from one NUMA node first; only if none exists, sets across nodes
+        for (int node = 0; node < nodes; node++) {
             List<Integer> bucket = new ArrayList<>();
             for (Integer g : order) {
                 if (gNode[g] == node) {
                     bucket.add(g);
                 }
             }
-            if (node >= 0) {
-                subsets(bucket, groups, size, MAX_IOMMU_UNITS_PER_NODE, found);
-            }
+            subsets(bucket, groups, size, MAX_IOMMU_UNITS_PER_NODE, found);
         }
         if (found.isEmpty()) {
             subsets(Arrays.asList(order), groups, size, MAX_IOMMU_UNITS, found);
@@ -488,7 +494,11 @@ public final class HostView {
 
     /** Free logical CPUs of every node, as a bit set. */
     java.util.BitSet freeCpuSet() {
+        if (freeCpuSet != null) {
+            return freeCpuSet;
+        }
         java.util.BitSet free = new java.util.BitSet(256);
+        freeCpuSet = free;
         for (NumaSnapshot s : host.numaNodes()) {
             for (NumaSnapshot.FreeCpu c : s.freeCpus()) {
                 free.set(c.cpuId());
@@ -583,7 +593,7 @@ public final class HostView {
             long max = Long.MIN_VALUE;
             List<Instant> ends = host.vmEndTimes();
             for (int i = 0, n = ends.size(); i < n; i++) {
-                long t = ends.get(i).toEpochMilli();
+                long t = epochMillisSaturated(ends.get(i));
                 if (t > max) {
                     max = t;
                 }
@@ -591,6 +601,17 @@ public final class HostView {
             maxEndMillis = max;
         }
         return maxEndMillis;
+    }
+
+    /** Epoch millis, clamped instead of overflowing (Instant.MAX means "no known end"). */
+    static long epochMillisSaturated(Instant t) {
+        if (t.getEpochSecond() >= Long.MAX_VALUE / 1000 - 1) {
+            return Long.MAX_VALUE;
+        }
+        if (t.getEpochSecond() <= Long.MIN_VALUE / 1000 + 1) {
+            return Long.MIN_VALUE + 1;
+        }
+        return t.toEpochMilli();
     }
 
     @Override

@@ -36,7 +36,7 @@ import java.util.Objects;
  */
 public final class PlacementPolicy {
 
-    public static final int DEFAULT_MAX_CANDIDATES = 16;
+    public static final int DEFAULT_MAX_CANDIDATES = 8;
 
     private final List<HostFilter> filters;
     private final Scorer[] scorers;
@@ -51,7 +51,12 @@ public final class PlacementPolicy {
 
     /** Default filters and scorers with these weights; {@code clock} dates lifetime hints. */
     public PlacementPolicy(PolicyWeights weights, Clock clock) {
-        this(defaultFilters(), defaultScorers(weights), clock, DEFAULT_MAX_CANDIDATES);
+        this(weights, clock, DEFAULT_MAX_CANDIDATES);
+    }
+
+    /** As above, returning at most {@code maxCandidates} ranked placements (match the claim's attempts). */
+    public PlacementPolicy(PolicyWeights weights, Clock clock, int maxCandidates) {
+        this(defaultFilters(), defaultScorers(weights), clock, maxCandidates);
     }
 
     /**
@@ -111,8 +116,12 @@ public final class PlacementPolicy {
     public PlacementDecision decide(PlacementRequest request, List<HostSnapshot> hosts) {
         Objects.requireNonNull(request, "request");
         long now = clock.millis();
-        long end = request.expectedDuration() == null ? Long.MIN_VALUE
-                : now + Math.max(0, request.expectedDuration().toMillis());
+        long end = Long.MIN_VALUE;
+        if (request.expectedDuration() != null) {
+            java.time.Duration d = request.expectedDuration();
+            long ms = d.isNegative() ? 0 : d.getSeconds() >= Long.MAX_VALUE / 1000 - 1 ? Long.MAX_VALUE : d.toMillis();
+            end = now > Long.MAX_VALUE - ms ? Long.MAX_VALUE - 1 : now + ms;
+        }
         int n = hosts.size();
         ScoringContext ctx = new ScoringContext(request, now, end, n);
         int nf = filters.size();
@@ -153,6 +162,10 @@ public final class PlacementPolicy {
                     best = unit;
                 }
             }
+            if (best == null) { // a custom scorer returned NaN everywhere: rank the host last
+                best = units.get(0);
+                bestScore = Double.MAX_VALUE;
+            }
             // bounded insertion: keep the k best (ties: earlier host wins, as it arrived first)
             if (top < k || bestScore < topScore[top - 1]) {
                 int pos = top < k ? top++ : k - 1;
@@ -168,18 +181,20 @@ public final class PlacementPolicy {
             }
         }
         List<Placement> out = new ArrayList<>(top);
+        int first = -1;
         for (int i = 0; i < top; i++) {
             Placement p = toPlacement(request, topHost[i], topUnit[i], topScore[i]);
             if (p != null) {
                 out.add(p);
+                first = first < 0 ? i : first;
             }
         }
         Map<String, Integer> rejections = new LinkedHashMap<>();
         for (int f = 0; f < nf; f++) {
             rejections.merge(filters.get(f).name(), rejected[f], Integer::sum);
         }
-        String explanation = explain(request, n, rejected, feasible, out, top > 0 ? topHost[0] : null,
-                top > 0 ? topUnit[0] : null);
+        String explanation = explain(request, n, rejected, feasible, out, first >= 0 ? topHost[first] : null,
+                first >= 0 ? topUnit[first] : null);
         return new PlacementDecision(out, rejections, explanation);
     }
 

@@ -17,65 +17,82 @@ import java.util.function.Function;
  * rejection rate, the share of rejections that happened although enough GPUs were free in total
  * (fragmentation-caused), and the 8-GPU acceptance rate.
  *
- * <p>Options: {@code --arrivals N} (per load, default 40000), {@code --warmup N} (default 4000),
- * {@code --boards N} (50), {@code --seed N} (20240611), {@code --loads 0.7,0.8,0.9,0.95},
- * {@code --sigma S} (log-normal error of the noisy hint, default 1.0), {@code --threads N}.
+ * <p>Each load point pools {@code --replicas} independent traces (seeds {@code seed + 1000 * load
+ * index + replica}) so that the 8-GPU acceptance, which hinges on a few thousand 8-GPU arrivals, is
+ * stable to a few tenths of a point. 86 % is in the default sweep because at that load the
+ * oracle and the baselines reproduce the independent replay's "90 %" reference figures
+ * (Kaufman–Roberts puts the exact complete-sharing loss at 1.0 % there, 1.8 % at 90 %).
+ *
+ * <p>Options: {@code --arrivals N} (per trace, default 50000), {@code --warmup N} (default a tenth),
+ * {@code --replicas N} (3), {@code --boards N} (50), {@code --seed N} (20240611),
+ * {@code --loads 0.7,0.8,0.86,0.9,0.95},
+ * {@code --sigmas 0.5,1.0} (log-normal errors of the noisy-hint runs), {@code --threads N}.
  */
 public final class FragmentationBenchmark {
 
     public static void main(String[] args) throws Exception {
-        int arrivals = 40_000;
+        int arrivals = 50_000;
+        int replicas = 3;
         int warmup = -1;
         int boards = 50;
         long seed = 20240611L;
-        double sigma = 1.0;
-        double[] loads = {0.70, 0.80, 0.90, 0.95};
+        double[] sigmas = {0.5, 1.0};
+        double[] loads = {0.70, 0.80, 0.86, 0.90, 0.95};
         int threads = Runtime.getRuntime().availableProcessors();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--arrivals" -> arrivals = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+                case "--replicas" -> replicas = Integer.parseInt(args[++i]);
                 case "--boards" -> boards = Integer.parseInt(args[++i]);
                 case "--seed" -> seed = Long.parseLong(args[++i]);
-                case "--sigma" -> sigma = Double.parseDouble(args[++i]);
+                case "--sigmas" -> sigmas = parse(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--loads" -> {
-                    String[] p = args[++i].split(",");
-                    loads = new double[p.length];
-                    for (int k = 0; k < p.length; k++) {
-                        loads[k] = Double.parseDouble(p[k]);
-                    }
-                }
+                case "--loads" -> loads = parse(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (warmup < 0) {
             warmup = arrivals / 10;
         }
-        System.out.printf(Locale.ROOT, "Fragmentation benchmark: %d HGX H100 boards (%d GPUs), %d arrivals per load "
-                        + "(first %d not counted), seed %d%n", boards, boards * 8, arrivals, warmup, seed);
+        System.out.printf(Locale.ROOT, "Fragmentation benchmark: %d HGX H100 boards (%d GPUs); per load %d traces of %d "
+                        + "arrivals (first %d of each not counted), base seed %d%n", boards, boards * 8, replicas, arrivals,
+                warmup, seed);
         System.out.printf(Locale.ROOT, "GPU counts 1/2/4/8 at 40/30/20/10 %%, Poisson arrivals, exponential lifetimes "
-                + "(mean 1 h), no queue; noisy hint = exact lifetime x lognormal(sigma=%.2f)%n%n", sigma);
+                + "(mean 1 h), no queue. Our policy gets each VM's lifetime as expectedDuration: exact, times "
+                + "exp(sigma*N(0,1)) (LN(sigma)), or none.%n%n");
 
         long t0 = System.nanoTime();
-        List<Future<Replay.Result>> futures = new ArrayList<>();
+        List<List<Future<Replay.Result>>> futures = new ArrayList<>(); // per (load, job): its replicas
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
         try {
             for (int li = 0; li < loads.length; li++) {
-                Trace trace = new Trace(seed + li, arrivals, loads[li], boards * 8, sigma);
-                for (Job job : jobs(seed + li)) {
-                    final int b = boards;
-                    final int w = warmup;
-                    futures.add(pool.submit(() -> job.oracle
-                            ? Replay.oracle(trace, b, w)
-                            : Replay.run(job.name, trace, b, w, job.factory, job.hint)));
+                List<Trace> traces = new ArrayList<>();
+                for (int r = 0; r < replicas; r++) {
+                    traces.add(new Trace(seed + 1000L * li + r, arrivals, loads[li], boards * 8));
+                }
+                for (Job job : jobs(seed + li, sigmas)) {
+                    List<Future<Replay.Result>> reps = new ArrayList<>();
+                    for (Trace trace : traces) {
+                        final int b = boards;
+                        final int w = warmup;
+                        reps.add(pool.submit(() -> job.oracle
+                                ? Replay.oracle(trace, b, w)
+                                : Replay.run(job.name, trace, b, w, job.factory, job.hint)));
+                    }
+                    futures.add(reps);
                 }
             }
             List<Replay.Result> results = new ArrayList<>();
-            for (Future<Replay.Result> f : futures) {
-                results.add(f.get());
+            for (List<Future<Replay.Result>> reps : futures) {
+                Replay.Result pooled = null;
+                for (Future<Replay.Result> f : reps) {
+                    pooled = pooled == null ? f.get() : pooled.plus(f.get());
+                }
+                results.add(pooled);
             }
             print(results);
+            legend();
         } finally {
             pool.shutdown();
         }
@@ -85,14 +102,26 @@ public final class FragmentationBenchmark {
     record Job(String name, Function<SimClock, PlacementPolicy> factory, Replay.Hint hint, boolean oracle) {
     }
 
-    static List<Job> jobs(long seed) {
+    private static double[] parse(String csv) {
+        String[] p = csv.split(",");
+        double[] out = new double[p.length];
+        for (int k = 0; k < p.length; k++) {
+            out[k] = Double.parseDouble(p[k]);
+        }
+        return out;
+    }
+
+    static List<Job> jobs(long seed, double[] sigmas) {
         List<Job> jobs = new ArrayList<>();
         jobs.add(new Job("k8s spread + lowest id", c -> Baselines.spread(c, seed), Replay.Hint.NONE, false));
         jobs.add(new Job("ubicloud-like", c -> Baselines.ubicloud(c, seed), Replay.Hint.NONE, false));
         jobs.add(new Job("random", c -> Baselines.random(c, seed), Replay.Hint.NONE, false));
         jobs.add(new Job("global first-fit", Baselines::firstFit, Replay.Hint.NONE, false));
-        jobs.add(new Job("ours, no hint", FragmentationBenchmark::ours, Replay.Hint.NONE, false));
-        jobs.add(new Job("ours, noisy hint", FragmentationBenchmark::ours, Replay.Hint.NOISY, false));
+        jobs.add(new Job("ours, no hint (LD+BF)", FragmentationBenchmark::ours, Replay.Hint.NONE, false));
+        for (double s : sigmas) {
+            Replay.Hint h = Replay.Hint.noisy(s);
+            jobs.add(new Job("ours, " + h.label(), FragmentationBenchmark::ours, h, false));
+        }
         jobs.add(new Job("ours, exact hint", FragmentationBenchmark::ours, Replay.Hint.EXACT, false));
         jobs.add(new Job("oracle (re-packs)", null, null, true));
         return jobs;
@@ -103,7 +132,7 @@ public final class FragmentationBenchmark {
     }
 
     static void print(List<Replay.Result> results) {
-        String fmt = "%-6s %-24s %9s %12s %12s %10s %8s %10s%n";
+        String fmt = "%-6s %-26s %9s %12s %12s %10s %9s %10s%n";
         System.out.printf(Locale.ROOT, fmt, "load", "policy", "rejected", "frag-caused", "frag/arriv.", "8-GPU acc",
                 "GPU util", "us/decide");
         double last = -1;
@@ -116,6 +145,18 @@ public final class FragmentationBenchmark {
                     pct(r.fragShare(), 1), pct(r.fragRate(), 2), pct(r.accept8(), 1), pct(r.utilization(), 1),
                     r.microsPerDecide() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.microsPerDecide()));
         }
+    }
+
+    static void legend() {
+        System.out.println();
+        System.out.println("rejected     arrivals refused (no queue) / arrivals");
+        System.out.println("frag-caused  share of the rejections that happened although enough GPUs were free fleet-wide");
+        System.out.println("frag/arriv.  fragmentation-caused rejections / arrivals");
+        System.out.println("8-GPU acc    accepted 8-GPU requests / 8-GPU arrivals");
+        System.out.println("GPU util     time-averaged share of GPUs held by VMs");
+        System.out.println("us/decide    mean decide() time over 50 hosts while the replays share the cores (indicative;"
+                + " see DecideBenchmark)");
+        System.out.println("oracle       accepts whenever live VMs + the new one re-pack onto the boards (migration allowed)");
     }
 
     private static String pct(double v, int digits) {

@@ -25,8 +25,22 @@ public final class Replay {
     public static final long HOUR_MS = 3_600_000L;
     public static final long EPOCH_MS = 1_700_000_000_000L;
 
-    /** Which lifetime hint the policy sees (both as expectedDuration and as the host's vmEndTimes). */
-    public enum Hint { EXACT, NOISY, NONE }
+    /**
+     * The lifetime hint the policy sees, both as the request's expectedDuration and in the hosts'
+     * vmEndTimes: none, exact, or the exact lifetime times exp(σ·N(0,1)).
+     */
+    public record Hint(String label, double sigma) {
+        public static final Hint NONE = new Hint("no hint", Double.NaN);
+        public static final Hint EXACT = new Hint("exact hint", 0);
+
+        public static Hint noisy(double sigma) {
+            return new Hint(String.format(java.util.Locale.ROOT, "hint x LN(%.1f)", sigma), sigma);
+        }
+
+        public boolean none() {
+            return Double.isNaN(sigma);
+        }
+    }
 
     public record Result(String policy, double load, int arrivals, int rejected, int fragRejected, int arrivals8,
                          int accepted8, double utilization, double microsPerDecide) {
@@ -47,6 +61,14 @@ public final class Replay {
 
         public double accept8() {
             return arrivals8 == 0 ? 1 : accepted8 / (double) arrivals8;
+        }
+
+        /** Counts added, utilization and decide time averaged (pooling replicas of one load point). */
+        public Result plus(Result o) {
+            return new Result(policy, load, arrivals + o.arrivals, rejected + o.rejected, fragRejected + o.fragRejected,
+                    arrivals8 + o.arrivals8, accepted8 + o.accepted8,
+                    (utilization * arrivals + o.utilization * o.arrivals) / Math.max(1, arrivals + o.arrivals),
+                    (microsPerDecide * arrivals + o.microsPerDecide * o.arrivals) / Math.max(1, arrivals + o.arrivals));
         }
     }
 
@@ -88,7 +110,7 @@ public final class Replay {
             long nowMs = EPOCH_MS + Math.round(t * HOUR_MS);
             clock.set(nowMs);
             int g = trace.gpus[i];
-            double hinted = hint == Hint.EXACT ? trace.lifetime[i] : hint == Hint.NOISY ? trace.noisyHint[i] : -1;
+            double hinted = hint.none() ? -1 : trace.hint(i, hint.sigma());
             Duration d = hinted < 0 ? null : Duration.ofMillis(Math.max(1, Math.round(hinted * HOUR_MS)));
             ids[i] = new UUID(trace.seed, i);
             PlacementRequest req = new PlacementRequest(ids[i], SimFleet.MODEL, g, 24 * g, 240L * 1024 * g, null,

@@ -86,22 +86,6 @@ public final class SimFleet {
         return view;
     }
 
-    /**
-     * Expected end (epoch millis) of the VM holding each GPU of host {@code hostIndex}, by GPU
-     * index; {@link Long#MIN_VALUE} for free GPUs or VMs without a hint.
-     */
-    public long[] gpuEndMillis(int hostIndex) {
-        Host h = hosts[hostIndex];
-        long[] out = new long[8];
-        Arrays.fill(out, Long.MIN_VALUE);
-        for (Vm vm : h.vms.values()) {
-            for (int g : vm.gpus()) {
-                out[g] = vm.end() == null ? Long.MIN_VALUE : vm.end().toEpochMilli();
-            }
-        }
-        return out;
-    }
-
     /** Claims what the placement says; returns the host index. */
     public int apply(UUID vmId, Placement p, Instant expectedEnd) {
         Integer hi = hostIndexById.get(p.hostId());

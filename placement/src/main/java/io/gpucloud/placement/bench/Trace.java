@@ -6,8 +6,8 @@ import java.util.SplittableRandom;
  * A deterministic arrival trace: Poisson arrivals, GPU counts 1/2/4/8 at 40/30/20/10 %,
  * exponential lifetimes with mean 1 time unit (read as one hour), arrival rate set so that the
  * offered load (rate × mean GPUs × mean lifetime) is the given share of the fleet's GPUs. Each
- * arrival also carries a lifetime hint with multiplicative log-normal error (σ = {@code hintSigma};
- * 0 = exact).
+ * arrival also carries a standard normal draw {@code noise} from its own stream, so a lifetime
+ * hint with multiplicative log-normal error is {@code lifetime × exp(σ × noise)} for any σ.
  */
 public final class Trace {
 
@@ -20,20 +20,18 @@ public final class Trace {
     public final double[] time;
     public final int[] gpus;
     public final double[] lifetime;
-    public final double[] noisyHint;
-    public final double hintSigma;
+    public final double[] noise;
 
-    public Trace(long seed, int arrivals, double load, int fleetGpus, double hintSigma) {
+    public Trace(long seed, int arrivals, double load, int fleetGpus) {
         this.load = load;
         this.seed = seed;
-        this.hintSigma = hintSigma;
         SplittableRandom rnd = new SplittableRandom(seed);
-        SplittableRandom noise = new SplittableRandom(seed ^ 0x9E3779B97F4A7C15L);
+        SplittableRandom noiseRnd = new SplittableRandom(seed ^ 0x9E3779B97F4A7C15L);
         double rate = load * fleetGpus / MEAN_GPUS; // per mean lifetime
         time = new double[arrivals];
         gpus = new int[arrivals];
         lifetime = new double[arrivals];
-        noisyHint = new double[arrivals];
+        noise = new double[arrivals];
         double t = 0;
         for (int i = 0; i < arrivals; i++) {
             t += -Math.log(1 - rnd.nextDouble()) / rate;
@@ -46,8 +44,13 @@ public final class Trace {
             }
             gpus[i] = SIZES[k];
             lifetime[i] = -Math.log(1 - rnd.nextDouble());
-            noisyHint[i] = lifetime[i] * Math.exp(hintSigma * gaussian(noise));
+            noise[i] = gaussian(noiseRnd);
         }
+    }
+
+    /** The lifetime hint of arrival i with log-normal error σ (0 = exact). */
+    public double hint(int i, double sigma) {
+        return sigma == 0 ? lifetime[i] : lifetime[i] * Math.exp(sigma * noise[i]);
     }
 
     public int size() {
