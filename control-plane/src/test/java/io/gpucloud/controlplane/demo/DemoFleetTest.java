@@ -85,6 +85,63 @@ class DemoFleetTest extends ControlPlaneTestBase {
         }
     }
 
+    @org.springframework.beans.factory.annotation.Autowired
+    DemoFleet fleet;
+    @org.springframework.beans.factory.annotation.Autowired
+    io.gpucloud.controlplane.placement.PlacementAudit audit;
+
+    private JsonNode awaitVmState(String id, String state) throws InterruptedException {
+        JsonNode vm = null;
+        for (int i = 0; i < 300; i++) {
+            vm = call("GET", "/admin/api/v1/vms/" + id, ADMIN, null).json();
+            if (vm.get("state").asString().equals(state)) {
+                return vm;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("VM never became " + state + ": " + vm);
+    }
+
+    /**
+     * The real worker code against a simulated HGX H200: the VM's GPUs end on vfio-pci, its fabric
+     * partition active, its domain running; deleting it puts every GPU back on nvidia and
+     * deactivates the partition before the database frees anything.
+     */
+    @Test
+    void aVmRunsOnASimulatedHostThroughTheRealWorkerCode() throws Exception {
+        readyHosts();
+        Response created = call("POST", "/admin/api/v1/vms", ADMIN, Map.of("name", "demo-e2e", "gpuModel",
+                "H200-SXM-141GB", "gpuCount", 4, "vcpus", 32, "memoryMiB", 262144));
+        assertThat(created.status()).as(created.body()).isEqualTo(202);
+        String id = created.json().get("id").asString();
+        JsonNode vm = awaitVmState(id, "running");
+        var host = fleet.hosts().stream().filter(h -> h.spec().hostName().equals("demo-h200-1")).findFirst()
+                .orElseThrow();
+        List<String> gpus = new ArrayList<>();
+        vm.get("gpuBdfs").forEach(b -> gpus.add(b.asString()));
+        assertThat(gpus).hasSize(4);
+        for (String bdf : gpus) {
+            assertThat(host.driver(bdf)).as(bdf).contains("vfio-pci");
+        }
+        int partition = vm.get("partitionId").asInt();
+        assertThat(host.fmpm().activePartitions()).containsExactly(partition);
+        List<String> steps = new ArrayList<>();
+        vm.get("jobs").forEach(j -> steps.add(j.get("kind").asString() + ":" + j.get("state").asString()));
+        assertThat(steps).containsExactly("RESET_GPUS:succeeded", "ACTIVATE_PARTITION:succeeded",
+                "BIND_VFIO:succeeded", "DEFINE_DOMAIN:succeeded", "START_DOMAIN:succeeded");
+        assertThat(vm.get("jobs").get(2).get("result").get("steps").toString()).contains("driver_override");
+
+        assertThat(call("DELETE", "/admin/api/v1/vms/" + id, ADMIN, null).status()).isEqualTo(202);
+        awaitVmState(id, "deleted");
+        for (String bdf : gpus) {
+            assertThat(host.driver(bdf)).as(bdf).contains("nvidia");
+        }
+        assertThat(host.fmpm().activePartitions()).isEmpty();
+        assertThat(audit.violations()).isEmpty();
+        assertThat(jdbc.sql("SELECT count(*) FROM pci_device WHERE vm_id = ?::uuid").param(id).query(Long.class)
+                .single()).isZero();
+    }
+
     @Test
     void demoTokensFromTheEnvironmentWork() {
         assertThat(call("GET", "/admin/api/v1/hosts", ADMIN, null).status()).isEqualTo(200);

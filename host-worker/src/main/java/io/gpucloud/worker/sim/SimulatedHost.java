@@ -19,6 +19,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
@@ -34,6 +35,9 @@ import java.util.stream.Stream;
  * memory with 900 1-GiB hugepages per node, 8 GPUs behind 4 Broadcom PCIe switches (each with two GPUs,
  * a ConnectX-7 and on two of them an NVMe drive), GPUs on node 0 for the first two switches, NVSwitches
  * (4 for H100/H200, 6 per board for A100, none for B200), GPUs bound to nvidia, Fabric Manager running.
+ *
+ * <p>Driver binding acts through {@link #kernel()}: a {@link SimulatedKernel} that changes the tree the way
+ * Linux reacts to writes of {@code driver_override}, {@code unbind}, {@code drivers_probe} and {@code reset}.
  */
 public final class SimulatedHost implements AutoCloseable {
 
@@ -43,6 +47,7 @@ public final class SimulatedHost implements AutoCloseable {
     private final BoardLayout layout;
     private final SimulatedNvidiaSmi nvidiaSmi;
     private final SimulatedFmpm fmpm;
+    private final SimulatedKernel kernel;
 
     private SimulatedHost(SimulatedHostSpec spec, Path root, boolean ownsRoot) {
         this.spec = spec;
@@ -50,6 +55,7 @@ public final class SimulatedHost implements AutoCloseable {
         this.ownsRoot = ownsRoot;
         this.layout = BoardLayout.of(spec);
         new SysfsTreeWriter(root, layout).write();
+        this.kernel = new SimulatedKernel(root, layout);
         this.nvidiaSmi = new SimulatedNvidiaSmi(root, layout.gpus.stream().map(this::smiGpu).toList(),
                 spec.moduleIdSpelling());
         this.fmpm = fabricManager();
@@ -99,6 +105,19 @@ public final class SimulatedHost implements AutoCloseable {
     /** fmpm talking to this host's Fabric Manager; exits 127 when the spec has no Fabric Manager. */
     public SimulatedFmpm fmpm() {
         return fmpm;
+    }
+
+    /**
+     * The kernel side of this host's sysfs: writes to {@code driver_override}, {@code unbind},
+     * {@code drivers_probe} and {@code reset} must go through it to take effect, as on Linux.
+     */
+    public SimulatedKernel kernel() {
+        return kernel;
+    }
+
+    /** The driver a PCI function is bound to now (its {@code driver} link), empty when unbound. */
+    public Optional<String> driver(String bdf) {
+        return kernel.readLink("/sys/bus/pci/devices/" + bdf + "/driver").map(l -> l.substring(l.lastIndexOf('/') + 1));
     }
 
     /** The production discovery, pointed at this host. */

@@ -18,7 +18,9 @@ import java.util.TreeMap;
 /**
  * Writes a {@link BoardLayout} as the Linux kernel would expose it: real device directories under
  * {@code sys/devices/pci*}, {@code sys/bus/pci/devices/*} as relative symlinks into them, {@code driver}
- * and {@code iommu_group} links, the IOMMU group directories, NUMA nodes, CPU topology and hostname.
+ * and {@code iommu_group} links, the IOMMU group directories, NUMA nodes, CPU topology and hostname; plus
+ * the attributes driver binding writes to ({@code driver_override}, {@code reset}, {@code drivers_probe},
+ * each driver's {@code bind}/{@code unbind} and device entries), which {@link SimulatedKernel} acts on.
  */
 final class SysfsTreeWriter {
 
@@ -56,6 +58,8 @@ final class SysfsTreeWriter {
     private void pci() throws IOException {
         Path sys = root.resolve("sys");
         Path busDevices = dir("sys/bus/pci/devices");
+        file("sys/bus/pci/drivers_probe", "");
+        driverDir(root.resolve("sys/bus/pci/drivers/vfio-pci")); // sys/module/vfio_pci is always loaded
         Path groupsDir = dir("sys/kernel/iommu_groups");
         Map<String, Integer> groups = new LinkedHashMap<>();
         Map<String, Path> driverDirs = new TreeMap<>();
@@ -66,11 +70,16 @@ final class SysfsTreeWriter {
             file(devDir.resolve("class"), "0x" + d.classCode + "\n");
             file(devDir.resolve("numa_node"), (spec.numaUnknown() ? -1 : d.numa) + "\n");
             file(devDir.resolve("resource"), resource(d));
+            file(devDir.resolve("driver_override"), "(null)\n");
+            if (!d.isBridge()) {
+                file(devDir.resolve("reset"), ""); // endpoints have a reset method (FLR); SimulatedKernel acts on writes
+            }
             link(busDevices.resolve(d.bdf), devDir);
             if (d.driver != null) {
                 Path driverDir = driverDirs.computeIfAbsent(d.driver, n -> root.resolve("sys/bus/pci/drivers/" + n));
-                Files.createDirectories(driverDir);
+                driverDir(driverDir);
                 link(devDir.resolve("driver"), driverDir);
+                link(driverDir.resolve(d.bdf), devDir);
             }
             if (!spec.iommuOff()) {
                 int group = groups.computeIfAbsent(d.groupKey, k -> groups.size());
@@ -159,6 +168,16 @@ final class SysfsTreeWriter {
                 Node %1$d HugePages_Free:    %5$d
                 Node %1$d HugePages_Surp:      0
                 """, node, total, free, total - free, layout.hugepages1gPerNode);
+    }
+
+    /** A driver's directory with its bind/unbind attributes (written through {@link SimulatedKernel}). */
+    private void driverDir(Path driverDir) throws IOException {
+        Files.createDirectories(driverDir);
+        for (String attribute : List.of("bind", "unbind")) {
+            if (!Files.exists(driverDir.resolve(attribute))) {
+                file(driverDir.resolve(attribute), "");
+            }
+        }
     }
 
     private Path dir(String relative) throws IOException {

@@ -1,0 +1,25 @@
+package io.gpucloud.worker.job;
+
+import io.gpucloud.worker.libvirt.DomainStatus;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What the host runs right now, for reconciling the control plane's view after a worker or host restart.
+ *
+ * @param domains           every libvirt domain, running or defined (on the test driver this includes
+ *                          its built-in "test" domain)
+ * @param activePartitions  active Fabric Manager partitions; empty Optional when fmpm could not say (see problems)
+ * @param devicesOnVfio     PCI functions bound to vfio-pci now
+ * @param problems          what could not be observed, for humans
+ */
+public record HostSnapshot(List<DomainStatus> domains, Optional<Set<Integer>> activePartitions,
+                           List<String> devicesOnVfio, List<String> problems) {
+    public HostSnapshot {
+        domains = List.copyOf(domains);
+        activePartitions = activePartitions.map(Set::copyOf);
+        devicesOnVfio = List.copyOf(devicesOnVfio);
+        problems = List.copyOf(problems);
+    }
+}
