@@ -70,11 +70,16 @@ public class PlacementService {
         int lost = 0;
         String explanation = "";
         for (int round = 0; round < properties.maxRounds(); round++) {
-            List<UUID> ids = stage("candidates", () -> loader.candidateHostIds(request, properties.candidateLimit()));
-            List<HostSnapshot> hosts = stage("snapshot", () -> loader.load(ids, request.expectedDuration() != null));
-            PlacementDecision decision = stage("decide", () -> policy.decide(request, hosts));
+            PlacementDecision decision = decide(request, properties.candidateLimit());
+            if (!decision.placed() && decision.rejections().values().stream().mapToInt(Integer::intValue).sum()
+                    >= properties.candidateLimit()) {
+                // Counters said these hosts had room, but none had a fitting unit (free GPUs that are not
+                // a free partition): look wider before calling the fleet full.
+                decision = decide(request, properties.candidateLimit() * 16);
+            }
+            List<UUID> ids = decision.candidates().stream().map(Placement::hostId).toList();
             if (!decision.placed()) {
-                explanation = ids.isEmpty() ? explainEmpty(request) : decision.explanation();
+                explanation = decision.explanation().isEmpty() ? explainEmpty(request) : decision.explanation();
                 break;
             }
             int attempts = Math.min(properties.maxClaimAttempts(), decision.candidates().size());
@@ -95,6 +100,15 @@ public class PlacementService {
         }
         unplaceable.increment();
         return new Outcome(Optional.empty(), explanation, lost);
+    }
+
+    private PlacementDecision decide(PlacementRequest request, int limit) {
+        List<UUID> ids = stage("candidates", () -> loader.candidateHostIds(request, limit));
+        if (ids.isEmpty()) {
+            return new PlacementDecision(List.of(), java.util.Map.of(), "");
+        }
+        List<HostSnapshot> hosts = stage("snapshot", () -> loader.load(ids, request.expectedDuration() != null));
+        return stage("decide", () -> policy.decide(request, hosts));
     }
 
     /**

@@ -129,6 +129,10 @@ class RegistrationTest extends ControlPlaneTestBase {
         assertThat(host.get("gpuCount").asInt()).isEqualTo(8);
         assertThat(partition(host, 1).get("state").asString()).as("still blocked by the VM's GPU").isEqualTo("blocked");
         assertThat(partition(host, 2).get("state").asString()).isEqualTo("free");
+
+        // the hand-made hold above bypassed the claim path; undo it so the shared database stays consistent
+        jdbc.sql("UPDATE pci_device SET vm_id = NULL WHERE vm_id = ?").param(vm).update();
+        jdbc.sql("UPDATE vm SET state = 'deleted', host_id = NULL WHERE id = ?").param(vm).update();
     }
 
     @Test
