@@ -67,6 +67,7 @@ public class PlacementService {
     }
 
     private Outcome placeTimed(PlacementRequest request) {
+        readVersions.get().clear();
         int lost = 0;
         String explanation = "";
         for (int round = 0; round < properties.maxRounds(); round++) {
@@ -84,9 +85,9 @@ public class PlacementService {
             }
             int attempts = Math.min(properties.maxClaimAttempts(), decision.candidates().size());
             for (int i = 0; i < attempts; i++) {
-                UUID hostId = decision.candidates().get(i).hostId();
+                Placement chosen = decision.candidates().get(i);
                 try {
-                    Placement p = stage("claim", () -> claimOnHost(request, hostId));
+                    Placement p = stage("claim", () -> claimOnHost(request, chosen));
                     placed.increment();
                     log.debug("Placed on host {} (partition row {}, {} GPUs) after {} conflicts", p.hostId(),
                             p.partitionRowId(), p.gpuDeviceIds().size(), lost);
@@ -107,9 +108,14 @@ public class PlacementService {
         if (ids.isEmpty()) {
             return new PlacementDecision(List.of(), java.util.Map.of(), "");
         }
-        List<HostSnapshot> hosts = stage("snapshot", () -> loader.load(ids, request.expectedDuration() != null));
-        return stage("decide", () -> policy.decide(request, hosts));
+        SnapshotLoader.Loaded loaded = stage("snapshot", () -> loader.load(ids, request.expectedDuration() != null));
+        PlacementDecision decision = stage("decide", () -> policy.decide(request, loaded.hosts()));
+        decision.candidates().forEach(c -> readVersions.get().put(c.hostId(), loaded.versions().get(c.hostId())));
+        return decision;
     }
+
+    // allocation version of each candidate host as the snapshot saw it, per placing thread
+    private final ThreadLocal<java.util.Map<UUID, Long>> readVersions = ThreadLocal.withInitial(java.util.HashMap::new);
 
     /**
      * The snapshot chose the host; the claim decides the exact devices, CPUs and hugepages again
@@ -117,16 +123,22 @@ public class PlacementService {
      * host therefore queue for milliseconds instead of colliding on the same CPUs, and a host
      * that filled up meanwhile is a conflict, retried elsewhere.
      */
-    private Placement claimOnHost(PlacementRequest request, UUID hostId) {
+    private Placement claimOnHost(PlacementRequest request, Placement chosen) {
+        UUID hostId = chosen.hostId();
+        Long seen = readVersions.get().remove(hostId);
         return tx.execute(status -> {
-            if (!loader.lockReadyHost(hostId)) {
-                throw new PlacementClaims.ClaimConflict("host no longer ready");
+            Long now = loader.lockReadyHost(hostId).orElseThrow(
+                    () -> new PlacementClaims.ClaimConflict("host busy or no longer ready"));
+            Placement p = chosen;
+            if (!now.equals(seen)) {
+                // something was placed or released here since the snapshot: decide again on fresh rows
+                PlacementDecision fresh = policy.decide(request,
+                        loader.load(List.of(hostId), request.expectedDuration() != null).hosts());
+                if (!fresh.placed()) {
+                    throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
+                }
+                p = fresh.candidates().get(0);
             }
-            PlacementDecision fresh = policy.decide(request, loader.load(List.of(hostId), request.expectedDuration() != null));
-            if (!fresh.placed()) {
-                throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
-            }
-            Placement p = fresh.candidates().get(0);
             claims.claim(request, p);
             return p;
         });
@@ -145,7 +157,7 @@ public class PlacementService {
     /** What placement would choose now, without claiming anything (for operators and customers' previews). */
     public PlacementDecision preview(PlacementRequest request) {
         List<UUID> ids = loader.candidateHostIds(request, properties.candidateLimit());
-        PlacementDecision decision = policy.decide(request, loader.load(ids, request.expectedDuration() != null));
+        PlacementDecision decision = policy.decide(request, loader.load(ids, request.expectedDuration() != null).hosts());
         if (!decision.placed() && ids.isEmpty()) {
             return new PlacementDecision(List.of(), decision.rejections(), explainEmpty(request));
         }

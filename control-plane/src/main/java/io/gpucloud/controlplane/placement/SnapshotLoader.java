@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -60,31 +61,38 @@ class SnapshotLoader {
     }
 
     /**
-     * Locks the host row for the rest of the transaction; false if the host is not ready or another
-     * placement holds it right now (skipping beats queueing behind it: the next candidate is as good).
+     * Locks the host row for the rest of the transaction and returns its allocation version; empty if
+     * the host is not ready or another placement holds it right now (skipping beats queueing behind
+     * it: the next candidate is as good).
      */
-    boolean lockReadyHost(UUID hostId) {
-        return jdbc.sql("SELECT state FROM host WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED").param(hostId)
-                .query(String.class).optional().filter("ready"::equals).isPresent();
+    Optional<Long> lockReadyHost(UUID hostId) {
+        return jdbc.sql("SELECT alloc_version FROM host WHERE id = ? AND state = 'ready' FOR NO KEY UPDATE SKIP LOCKED")
+                .param(hostId).query(Long.class).optional();
     }
 
-    List<HostSnapshot> load(List<UUID> hostIds, boolean withLifetimes) {
+    /** Snapshots plus each host's allocation version when they were read. */
+    record Loaded(List<HostSnapshot> hosts, Map<UUID, Long> versions) {
+    }
+
+    Loaded load(List<UUID> hostIds, boolean withLifetimes) {
         if (hostIds.isEmpty()) {
-            return List.of();
+            return new Loaded(List.of(), Map.of());
         }
         UUID[] ids = hostIds.toArray(UUID[]::new);
         // host rows first: their topology version tells whether the cached CPU layout is current
         Map<UUID, Instant> versions = new HashMap<>();
+        Map<UUID, Long> allocVersions = new HashMap<>();
         List<Object[]> hostRows = new ArrayList<>();
         jdbc.sql("""
                 SELECT id, name, location, state, platform, gpu_model, fabric_mode, virtualization_mode,
-                       passthrough_capable, topology_reported_at FROM host WHERE id = ANY(?)
+                       passthrough_capable, topology_reported_at, alloc_version FROM host WHERE id = ANY(?)
                 """)
                 .param(ids)
                 .query(rs -> {
                     UUID id = rs.getObject("id", UUID.class);
                     java.sql.Timestamp ts = rs.getTimestamp("topology_reported_at");
                     versions.put(id, ts == null ? Instant.EPOCH : ts.toInstant());
+                    allocVersions.put(id, rs.getLong("alloc_version"));
                     hostRows.add(new Object[] {id, rs.getString("name"), rs.getString("location"),
                             rs.getString("state"), rs.getString("platform"), rs.getString("gpu_model"),
                             rs.getString("fabric_mode"), rs.getString("virtualization_mode"),
@@ -173,7 +181,7 @@ class SnapshotLoader {
                 ordered.add(h);
             }
         }
-        return ordered;
+        return new Loaded(ordered, allocVersions);
     }
 
     private static Set<Integer> intSet(Array array) throws SQLException {
