@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 
 /**
@@ -32,8 +31,11 @@ class PlacementClaims {
         this.jdbc = jdbc;
     }
 
-    /** Runs inside the caller's transaction, which holds the host's row lock. One round trip. */
-    @Transactional(propagation = Propagation.MANDATORY)
+    /**
+     * Runs inside the caller's transaction, which holds the host's row lock. One round trip. Not
+     * {@code @Transactional} on purpose: a conflict must only roll back the caller's savepoint, not
+     * mark a surrounding workflow transaction rollback-only.
+     */
     public void claim(PlacementRequest request, Placement p) {
         Integer[] nodes = p.hugepagesByNode().entrySet().stream().filter(e -> e.getValue() > 0)
                 .map(Map.Entry::getKey).sorted().toArray(Integer[]::new);

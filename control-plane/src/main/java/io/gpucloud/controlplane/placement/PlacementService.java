@@ -30,6 +30,7 @@ public class PlacementService {
 
     private final SnapshotLoader loader;
     private final TransactionTemplate tx;
+    private final javax.sql.DataSource dataSource;
     private final PlacementClaims claims;
     private final PlacementPolicy policy;
     private final PlacementProperties properties;
@@ -40,7 +41,9 @@ public class PlacementService {
     private final MeterRegistry meters;
 
     public PlacementService(SnapshotLoader loader, PlacementClaims claims, PlacementPolicy policy,
-                            PlacementProperties properties, MeterRegistry meters, TransactionTemplate tx) {
+                            PlacementProperties properties, MeterRegistry meters, TransactionTemplate tx,
+                            javax.sql.DataSource dataSource) {
+        this.dataSource = dataSource;
         this.loader = loader;
         this.tx = tx;
         this.meters = meters;
@@ -124,24 +127,51 @@ public class PlacementService {
      * that filled up meanwhile is a conflict, retried elsewhere.
      */
     private Placement claimOnHost(PlacementRequest request, Placement chosen) {
+        if (!org.springframework.transaction.support.TransactionSynchronizationManager.isActualTransactionActive()) {
+            return tx.execute(status -> claimLocked(request, chosen));
+        }
+        // Inside a workflow label: claim under a savepoint, so a lost race rolls back the claim alone
+        // (PostgreSQL would otherwise abort the label's whole transaction).
+        java.sql.Connection c = org.springframework.jdbc.datasource.DataSourceUtils.getConnection(dataSource);
+        java.sql.Savepoint savepoint;
+        try {
+            savepoint = c.setSavepoint();
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("cannot set a savepoint for the placement claim", e);
+        }
+        try {
+            Placement p = claimLocked(request, chosen);
+            c.releaseSavepoint(savepoint);
+            return p;
+        } catch (RuntimeException e) {
+            try {
+                c.rollback(savepoint);
+            } catch (java.sql.SQLException rollback) {
+                e.addSuppressed(rollback);
+            }
+            throw e;
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("cannot release the placement claim's savepoint", e);
+        }
+    }
+
+    private Placement claimLocked(PlacementRequest request, Placement chosen) {
         UUID hostId = chosen.hostId();
         Long seen = readVersions.get().remove(hostId);
-        return tx.execute(status -> {
-            Long now = loader.lockReadyHost(hostId).orElseThrow(
-                    () -> new PlacementClaims.ClaimConflict("host busy or no longer ready"));
-            Placement p = chosen;
-            if (!now.equals(seen)) {
-                // something was placed or released here since the snapshot: decide again on fresh rows
-                PlacementDecision fresh = policy.decide(request,
-                        loader.load(List.of(hostId), request.expectedDuration() != null).hosts());
-                if (!fresh.placed()) {
-                    throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
-                }
-                p = fresh.candidates().get(0);
+        Long now = loader.lockReadyHost(hostId).orElseThrow(
+                () -> new PlacementClaims.ClaimConflict("host busy or no longer ready"));
+        Placement p = chosen;
+        if (!now.equals(seen)) {
+            // something was placed or released here since the snapshot: decide again on fresh rows
+            PlacementDecision fresh = policy.decide(request,
+                    loader.load(List.of(hostId), request.expectedDuration() != null).hosts());
+            if (!fresh.placed()) {
+                throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
             }
-            claims.claim(request, p);
-            return p;
-        });
+            p = fresh.candidates().get(0);
+        }
+        claims.claim(request, p);
+        return p;
     }
 
     // Where placement time goes; the benchmark prints these.

@@ -108,6 +108,32 @@ class PlacementServiceTest extends ControlPlaneTestBase {
         placement.release(big);
     }
 
+    /**
+     * Inside a workflow label the claim is a savepoint: a lost claim (here: the VM is already
+     * placed, which the SQL function only finds out after claiming the GPUs) rolls back just the
+     * claim, and the label's own transaction still commits.
+     */
+    @Test
+    void aLostClaimInsideAnOuterTransactionLeavesThatTransactionUsable() {
+        new SyntheticFleet(jdbc, tx).create("nest", "nest-1", 1, List.of(H100));
+        UUID project = projects.ensureProject("nest", "nest");
+        UUID vm = newVm(project, 1, 4, 8192);
+        assertThat(placement.place(request(vm, 1, 4, 8192, "nest-1")).placement()).isPresent();
+
+        tx.executeWithoutResult(status -> {
+            var again = placement.place(request(vm, 1, 4, 8192, "nest-1"));
+            assertThat(again.placement()).isEmpty();
+            assertThat(again.conflicts()).isPositive();
+            jdbc.sql("INSERT INTO audit_event (actor, action, result) VALUES ('test', 'after-lost-claim', 'ok')").update();
+        });
+        assertThat(jdbc.sql("SELECT count(*) FROM audit_event WHERE action = 'after-lost-claim'").query(Long.class)
+                .single()).isEqualTo(1);
+        assertThat(jdbc.sql("SELECT count(*) FROM pci_device WHERE vm_id = ?").param(vm).query(Long.class).single())
+                .as("only the first claim's GPU").isEqualTo(1);
+        assertThat(audit.violations()).isEmpty();
+        placement.release(vm);
+    }
+
     @Test
     void previewExplainsAndValidates() {
         String admin = adminToken();

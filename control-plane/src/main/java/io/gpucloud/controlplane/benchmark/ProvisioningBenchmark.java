@@ -1,0 +1,592 @@
+package io.gpucloud.controlplane.benchmark;
+
+import io.gpucloud.controlplane.database.PgNotifications;
+import io.gpucloud.controlplane.gateway.JobQueue;
+import io.gpucloud.controlplane.inventory.HostRegistry;
+import io.gpucloud.controlplane.placement.PlacementAudit;
+import io.gpucloud.controlplane.tenancy.TokenService;
+import io.gpucloud.controlplane.tenancy.Tokens;
+import io.gpucloud.protocol.job.Job;
+import io.gpucloud.protocol.job.JobResult;
+import io.gpucloud.worker.agent.ControlPlaneClient;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.ApplicationArguments;
+import org.springframework.boot.ApplicationRunner;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Profile;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * End-to-end control-plane overhead of provisioning: from the create request to observing the VM
+ * {@code running}, with host workers that answer every job at once (zero host latency). A
+ * synthetic fleet is seeded, each host gets a worker credential and a zero-latency worker, then
+ * concurrent clients create VMs through {@code POST /admin/api/v1/vms} and wait for {@code running}.
+ * What remains is the control plane's own cost: HTTP, placement, the workflow's labels and
+ * transactions, job hand-off by NOTIFY and long-poll, and the dispatcher's wake-ups.
+ *
+ * <pre>
+ * java -jar control-plane/target/control-plane.jar --spring.profiles.active=provisioning-benchmark \
+ *      [--benchmark.vms=1000] [--benchmark.clients=32] [--benchmark.hosts=auto] \
+ *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=100]
+ * </pre>
+ *
+ * Worker modes: {@code http} runs one thread per host doing exactly what the real worker's job
+ * loop does over HTTP (the real {@link ControlPlaneClient}: long-poll {@code jobs/lease?wait=25},
+ * then {@code jobs/{id}/result}) and heartbeats every 5 s through {@code /heartbeat}; it costs one
+ * Tomcat thread per host. {@code direct} skips HTTP: a few threads hear the {@code worker_job}
+ * NOTIFY and lease/complete through {@link JobQueue} in-process, heartbeats go to
+ * {@link HostRegistry#heartbeat}. The end of a VM is seen by one watcher thread that polls the
+ * {@code vm} table for the VMs in flight every {@code benchmark.poll-ms} (2 ms).
+ */
+@Component
+@Profile("provisioning-benchmark")
+class ProvisioningBenchmark implements ApplicationRunner {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ProvisioningBenchmark.class);
+    private static final List<String> MODELS = List.of("H100-SXM5-80GB", "H200-SXM-141GB", "B200-SXM-180GB");
+    private static final int[] MIXED = {1, 1, 1, 1, 2, 2, 2, 4, 4, 8};
+    private static final JobResult OK = new JobResult(true, List.of(), null, null, Map.of());
+
+    private final JdbcClient jdbc;
+    private final TransactionTemplate tx;
+    private final TokenService tokens;
+    private final JobQueue jobQueue;
+    private final HostRegistry registry;
+    private final PgNotifications notifications;
+    private final PlacementAudit audit;
+    private final MeterRegistry meters;
+    private final JsonMapper json;
+    private final ConfigurableApplicationContext context;
+    private final int vms;
+    private final int clients;
+    private final int hostsWanted;
+    private final int warmupVms;
+    private final String workerMode;
+    private final String sizes;
+    private final int directThreads;
+    private final int pollMs;
+    private final int heartbeatSeconds;
+
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final AtomicLong jobsAnswered = new AtomicLong();
+    private final AtomicLong heartbeats = new AtomicLong();
+    private final AtomicLong workerErrors = new AtomicLong();
+    private final Map<UUID, CompletableFuture<Long>> inFlight = new ConcurrentHashMap<>();
+    private final Map<UUID, String> endStates = new ConcurrentHashMap<>();
+
+    ProvisioningBenchmark(JdbcClient jdbc, TransactionTemplate tx, TokenService tokens, JobQueue jobQueue,
+                          HostRegistry registry, PgNotifications notifications, PlacementAudit audit,
+                          MeterRegistry meters, JsonMapper json, ConfigurableApplicationContext context,
+                          @Value("${benchmark.vms:1000}") int vms, @Value("${benchmark.clients:32}") int clients,
+                          @Value("${benchmark.hosts:0}") int hosts,
+                          @Value("${benchmark.warmup-vms:100}") int warmupVms,
+                          @Value("${benchmark.worker-mode:http}") String workerMode,
+                          @Value("${benchmark.sizes:mixed}") String sizes,
+                          @Value("${benchmark.direct-threads:4}") int directThreads,
+                          @Value("${benchmark.poll-ms:2}") int pollMs,
+                          @Value("${benchmark.heartbeat-seconds:5}") int heartbeatSeconds) {
+        this.jdbc = jdbc;
+        this.tx = tx;
+        this.tokens = tokens;
+        this.jobQueue = jobQueue;
+        this.registry = registry;
+        this.notifications = notifications;
+        this.audit = audit;
+        this.meters = meters;
+        this.json = json;
+        this.context = context;
+        this.vms = vms;
+        this.clients = clients;
+        this.warmupVms = warmupVms;
+        this.workerMode = workerMode;
+        this.sizes = sizes;
+        this.directThreads = directThreads;
+        this.pollMs = pollMs;
+        this.heartbeatSeconds = heartbeatSeconds;
+        // Enough GPUs of every model for all VMs (warm-up included) at about 60 % of the fleet, so
+        // capacity never runs out and placement is not searching a nearly full fleet.
+        double meanGpus = sizes.equals("1") ? 1 : Arrays.stream(MIXED).average().orElse(1);
+        int auto = (int) Math.ceil((vms + warmupVms) * meanGpus / 8 / 0.6 / MODELS.size()) * MODELS.size();
+        this.hostsWanted = hosts > 0 ? hosts : auto;
+    }
+
+    @Override
+    public void run(ApplicationArguments args) throws Exception {
+        log.info("Provisioning benchmark: {} VMs ({} sizes), {} clients, {} hosts, workers over {}", vms, sizes,
+                clients, hostsWanted, workerMode);
+        int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+        URI base = URI.create("http://127.0.0.1:" + port + "/");
+
+        long t0 = System.nanoTime();
+        new SyntheticFleet(jdbc, tx).create("pbench", "bench-1", hostsWanted, MODELS);
+        List<UUID> hostIds = jdbc.sql("SELECT id FROM host WHERE location = 'bench-1' ORDER BY name")
+                .query(UUID.class).list();
+        Map<UUID, String> credentials = new LinkedHashMap<>();
+        tx.executeWithoutResult(s -> {
+            for (UUID h : hostIds) {
+                String token = Tokens.generate("host");
+                credentials.put(h, token);
+                jdbc.sql("UPDATE host SET credential_hash = ?, last_heartbeat_at = now(), worker_version = '0.1.0' "
+                        + "WHERE id = ?").params(Tokens.hash(token), h).update();
+            }
+        });
+        seededAt = java.time.Instant.now();
+        String admin = tokens.issueAdminToken("provisioning-benchmark").token();
+        System.out.printf("seeded %,d hosts (%,d GPUs) with worker credentials in %.1f s%n", hostIds.size(),
+                hostIds.size() * 8, (System.nanoTime() - t0) / 1e9);
+
+        List<Thread> background = new ArrayList<>();
+        if (workerMode.equals("http")) {
+            startHttpWorkers(base, credentials, background);
+        } else if (workerMode.equals("direct")) {
+            startDirectWorkers(hostIds, background);
+        } else {
+            throw new IllegalArgumentException("benchmark.worker-mode must be http or direct");
+        }
+        Thread watcher = daemon("bench-watcher", this::watch);
+        background.add(watcher);
+
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5)).build();
+        Thread.sleep(500); // let the workers' first long-polls arrive
+
+        if (warmupVms > 0) {
+            Phase warm = runPhase("w", warmupVms, base, admin, http);
+            System.out.printf("warm-up: %d VMs in %.1f s (not counted)%n", warmupVms, warm.seconds);
+        }
+        Map<String, double[]> labelsBefore = labelTimes();
+        Map<String, double[]> jobsBefore = jobTimes();
+        long jobsBeforeCount = jobsAnswered.get();
+        Phase m = runPhase("m", vms, base, admin, http);
+        Map<String, double[]> labelsAfter = labelTimes();
+        Map<String, double[]> jobsAfter = jobTimes();
+
+        stopping.set(true);
+        long[] lat = m.latencies.clone();
+        Arrays.sort(lat);
+        long[] create = m.createLatencies.clone();
+        Arrays.sort(create);
+        long running = m.ids.stream().filter(id -> "running".equals(endStates.get(id))).count();
+        System.out.println();
+        System.out.printf("fleet: %,d hosts, %,d GPUs; workers: %s (%s); heartbeats sent: %,d%n", hostIds.size(),
+                hostIds.size() * 8, workerMode, workerMode.equals("http")
+                        ? "1 long-poll thread per host over HTTP" : directThreads + " in-process threads via JobQueue",
+                heartbeats.get());
+        System.out.printf("VMs: %,d (%s GPUs: %s) by %d clients over POST /admin/api/v1/vms; running: %,d, "
+                        + "failed: %,d, timed out: %,d%n", vms, sizes, m.sizeMix(), clients, running, m.failed.get(),
+                m.timedOut.get());
+        System.out.printf("wall: %.2f s -> %.1f VMs/s; jobs answered: %,d; worker errors: %,d%n", m.seconds,
+                vms / m.seconds, jobsAnswered.get() - jobsBeforeCount, workerErrors.get());
+        System.out.printf("create -> running: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms "
+                        + "(target p50 <= 50 ms, p99 <= 250 ms: %s)%n", pct(lat, .5), pct(lat, .9), pct(lat, .99),
+                pct(lat, 1), mean(lat), pct(lat, .5) <= 50 && pct(lat, .99) <= 250 ? "met" : "MISSED");
+        System.out.printf("  of which POST /vms answered (202): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                pct(create, .5), pct(create, .9), pct(create, .99), pct(create, 1));
+        System.out.printf("  observation granularity: watcher polls every %d ms (%,d polls, mean poll %.2f ms)%n",
+                pollMs, polls.get(), polls.get() == 0 ? 0 : pollNanos.get() / 1e6 / polls.get());
+
+        System.out.println("workflow labels during the measured run (gpucloud.workflow.label.duration):");
+        System.out.printf("  %-20s %8s %9s %10s%n", "label", "runs", "mean ms", "total s");
+        labelsAfter.entrySet().stream()
+                .sorted((a, b) -> Double.compare(b.getValue()[1] - labelsBefore.getOrDefault(b.getKey(),
+                        new double[2])[1], a.getValue()[1] - labelsBefore.getOrDefault(a.getKey(), new double[2])[1]))
+                .forEach(e -> {
+                    double[] b = labelsBefore.getOrDefault(e.getKey(), new double[2]);
+                    double n = e.getValue()[0] - b[0];
+                    double total = e.getValue()[1] - b[1];
+                    if (n > 0) {
+                        System.out.printf("  %-20s %8.0f %9.2f %10.2f%n", e.getKey(), n, total / n * 1000, total);
+                    }
+                });
+        System.out.println("host jobs, enqueue -> result recorded (gpucloud.worker.job.duration):");
+        jobsAfter.forEach((k, v) -> {
+            double[] b = jobsBefore.getOrDefault(k, new double[2]);
+            double n = v[0] - b[0];
+            if (n > 0) {
+                System.out.printf("  %-20s %8.0f %9.2f ms mean%n", k, n, (v[1] - b[1]) / n * 1000);
+            }
+        });
+        printStages(m.ids);
+        double failures = meters.find("gpucloud.workflow.failures").counters().stream()
+                .mapToDouble(c -> c.count()).sum();
+        System.out.printf("workflow label failures retried with backoff (whole run, warm-up included): %.0f%s%n",
+                failures, failures == 0 ? "" : " " + meters.find("gpucloud.workflow.failures").counters().stream()
+                        .map(c -> c.getId().getTag("label") + "=" + (long) c.count()).toList());
+        System.out.printf("hosts unreachable now: %d; hosts that went unreachable: %d%n",
+                jdbc.sql("SELECT count(*) FROM host WHERE state = 'unreachable'").query(Long.class).single(),
+                unreachableEvents());
+
+        List<String> violations = audit.violations();
+        System.out.printf("placement audit (double allocations / counter drift): %s%n",
+                violations.isEmpty() ? "0 violations" : String.join("; ", violations));
+        boolean ok = violations.isEmpty() && running == vms;
+        System.exit(SpringApplication.exit(context, () -> ok ? 0 : 1));
+    }
+
+    // ---- clients ----
+
+    private final class Phase {
+        final List<UUID> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        long[] latencies;
+        long[] createLatencies;
+        double seconds;
+        final AtomicInteger failed = new AtomicInteger();
+        final AtomicInteger timedOut = new AtomicInteger();
+        final int[] sizeCounts = new int[9];
+
+        String sizeMix() {
+            StringBuilder sb = new StringBuilder();
+            for (int g : new int[] {1, 2, 4, 8}) {
+                if (sizeCounts[g] > 0) {
+                    sb.append(sb.isEmpty() ? "" : ", ").append(sizeCounts[g]).append(" x ").append(g);
+                }
+            }
+            return sb.toString();
+        }
+    }
+
+    private Phase runPhase(String prefix, int count, URI base, String admin, HttpClient http)
+            throws InterruptedException {
+        Phase p = new Phase();
+        p.latencies = new long[count];
+        p.createLatencies = new long[count];
+        int[] plan = new int[count];
+        String[] models = new String[count];
+        SplittableRandom random = new SplittableRandom(prefix.equals("m") ? 42 : 7);
+        for (int i = 0; i < count; i++) {
+            plan[i] = sizes.equals("1") ? 1 : MIXED[random.nextInt(MIXED.length)];
+            models[i] = MODELS.get(random.nextInt(MODELS.size()));
+            p.sizeCounts[plan[i]]++;
+        }
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(clients);
+        long start = System.nanoTime();
+        for (int c = 0; c < clients; c++) {
+            daemon("bench-client-" + c, () -> {
+                try {
+                    for (int i; (i = next.getAndIncrement()) < count; ) {
+                        createAndAwait(p, i, prefix + "-" + i, plan[i], models[i], base, admin, http);
+                    }
+                } finally {
+                    done.countDown();
+                }
+            });
+        }
+        done.await();
+        p.seconds = (System.nanoTime() - start) / 1e9;
+        return p;
+    }
+
+    private void createAndAwait(Phase p, int i, String name, int gpus, String model, URI base, String admin,
+                                HttpClient http) {
+        String body = "{\"name\":\"" + name + "\",\"gpuModel\":\"" + model + "\",\"gpuCount\":" + gpus
+                + ",\"vcpus\":" + gpus * 12 + ",\"memoryMiB\":" + gpus * 96L * 1024 + ",\"location\":\"bench-1\"}";
+        HttpRequest request = HttpRequest.newBuilder(base.resolve("admin/api/v1/vms"))
+                .timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + admin)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        long t0 = System.nanoTime();
+        UUID id;
+        try {
+            HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+            p.createLatencies[i] = System.nanoTime() - t0;
+            if (r.statusCode() != 202) {
+                throw new IllegalStateException("POST /admin/api/v1/vms answered " + r.statusCode() + ": " + r.body());
+            }
+            JsonNode vm = json.readTree(r.body());
+            id = UUID.fromString(vm.get("id").asString());
+        } catch (java.io.IOException | InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+        p.ids.add(id);
+        CompletableFuture<Long> seen = inFlight.computeIfAbsent(id, k -> new CompletableFuture<>());
+        try {
+            long end = seen.get(120, TimeUnit.SECONDS);
+            p.latencies[i] = end - t0;
+            if (!"running".equals(endStates.get(id))) {
+                p.failed.incrementAndGet();
+            }
+        } catch (java.util.concurrent.TimeoutException e) {
+            p.timedOut.incrementAndGet();
+            p.latencies[i] = System.nanoTime() - t0;
+            inFlight.remove(id);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private volatile java.time.Instant seededAt;
+    private final AtomicLong polls = new AtomicLong();
+    private final AtomicLong pollNanos = new AtomicLong();
+
+    /** One thread sees every VM in flight reach running (or failed) by polling the vm table. */
+    private void watch() {
+        while (!stopping.get()) {
+            try {
+                if (!inFlight.isEmpty()) {
+                    String[] ids = inFlight.keySet().stream().map(UUID::toString).toArray(String[]::new);
+                    long t = System.nanoTime();
+                    List<String[]> ended = jdbc.sql(
+                                    "SELECT id::text, state FROM vm WHERE id = ANY(?::uuid[]) AND state IN ('running', 'failed')")
+                            .param(ids).query((rs, n) -> new String[] {rs.getString(1), rs.getString(2)}).list();
+                    long now = System.nanoTime();
+                    polls.incrementAndGet();
+                    pollNanos.addAndGet(now - t);
+                    for (String[] e : ended) {
+                        UUID id = UUID.fromString(e[0]);
+                        endStates.put(id, e[1]);
+                        CompletableFuture<Long> f = inFlight.remove(id);
+                        if (f != null) {
+                            f.complete(now);
+                        }
+                    }
+                }
+                Thread.sleep(pollMs);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.warn("watcher: {}", e.toString());
+            }
+        }
+    }
+
+    // ---- zero-latency host workers ----
+
+    private void startHttpWorkers(URI base, Map<UUID, String> credentials, List<Thread> background) {
+        ControlPlaneClient client = new ControlPlaneClient(base);
+        for (var e : credentials.entrySet()) {
+            UUID host = e.getKey();
+            String credential = e.getValue();
+            // the job loop of io.gpucloud.worker.agent.WorkerAgent, with a handler that succeeds at once
+            background.add(daemon("bench-worker-" + host.toString().substring(0, 8), () -> {
+                while (!stopping.get()) {
+                    try {
+                        Optional<Job> job = client.leaseJob(host, credential, 25);
+                        if (job.isPresent()) {
+                            client.reportResult(host, credential, job.get().id(), OK);
+                            jobsAnswered.incrementAndGet();
+                        }
+                    } catch (RuntimeException ex) {
+                        if (!stopping.get()) {
+                            workerErrors.incrementAndGet();
+                            log.warn("worker {}: {}", host, ex.getMessage());
+                            sleep(200);
+                        }
+                    }
+                }
+            }));
+        }
+        ControlPlaneClient beats = new ControlPlaneClient(base);
+        heartbeat(new ArrayList<>(credentials.keySet()), h -> beats.heartbeat(h, credentials.get(h),
+                new io.gpucloud.protocol.Heartbeat(java.time.Instant.now(), "0.1.0")));
+    }
+
+    /** Every host heartbeats every {@code benchmark.heartbeat-seconds}, the hosts spread over the period. */
+    private void heartbeat(List<UUID> hostIds, java.util.function.Consumer<UUID> beat) {
+        var pool = java.util.concurrent.Executors.newScheduledThreadPool(4, r -> {
+            Thread t = new Thread(r, "bench-heartbeat");
+            t.setDaemon(true);
+            return t;
+        });
+        long periodMs = heartbeatSeconds * 1000L;
+        for (int i = 0; i < hostIds.size(); i++) {
+            UUID h = hostIds.get(i);
+            pool.scheduleAtFixedRate(() -> {
+                if (stopping.get()) {
+                    return;
+                }
+                try {
+                    beat.accept(h);
+                    heartbeats.incrementAndGet();
+                } catch (RuntimeException ex) {
+                    workerErrors.incrementAndGet();
+                }
+            }, periodMs * i / hostIds.size(), periodMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void startDirectWorkers(List<UUID> hostIds, List<Thread> background) {
+        LinkedBlockingQueue<UUID> due = new LinkedBlockingQueue<>();
+        Map<UUID, Boolean> known = new HashMap<>();
+        hostIds.forEach(h -> known.put(h, Boolean.TRUE));
+        notifications.subscribe("worker_job", payload -> {
+            try {
+                UUID h = UUID.fromString(payload);
+                if (known.containsKey(h)) {
+                    due.add(h);
+                }
+            } catch (IllegalArgumentException ignored) {
+                // not a host id
+            }
+        });
+        for (int i = 0; i < directThreads; i++) {
+            background.add(daemon("bench-direct-worker-" + i, () -> {
+                while (!stopping.get()) {
+                    try {
+                        UUID host = due.poll(100, TimeUnit.MILLISECONDS);
+                        if (host == null) {
+                            continue;
+                        }
+                        for (Optional<Job> job; (job = jobQueue.lease(host, Duration.ZERO)).isPresent(); ) {
+                            jobQueue.complete(host, job.get().id(), OK);
+                            jobsAnswered.incrementAndGet();
+                        }
+                    } catch (InterruptedException ex) {
+                        return;
+                    } catch (RuntimeException ex) {
+                        workerErrors.incrementAndGet();
+                        log.warn("direct worker: {}", ex.toString());
+                    }
+                }
+            }));
+        }
+        // the safety net a long-poll's timeout gives: look for queued jobs nobody was told about
+        background.add(daemon("bench-direct-sweep", () -> {
+            while (!stopping.get()) {
+                sleep(1000);
+                try {
+                    due.addAll(jdbc.sql("SELECT DISTINCT host_id FROM worker_job WHERE state = 'queued'")
+                            .query(UUID.class).list());
+                } catch (RuntimeException ignored) {
+                    // next round
+                }
+            }
+        }));
+        heartbeat(hostIds, h -> registry.heartbeat(h, "0.1.0"));
+    }
+
+    // ---- where the time goes ----
+
+    /** label -> {count, total seconds} */
+    private Map<String, double[]> labelTimes() {
+        Map<String, double[]> out = new HashMap<>();
+        for (Timer t : meters.find("gpucloud.workflow.label.duration").tag("prog", "vm").timers()) {
+            out.put(t.getId().getTag("label"), new double[] {t.count(), t.totalTime(TimeUnit.SECONDS)});
+        }
+        return out;
+    }
+
+    private Map<String, double[]> jobTimes() {
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        for (Timer t : meters.find("gpucloud.worker.job.duration").timers()) {
+            out.put(t.getId().getTag("kind") + "/" + t.getId().getTag("result"),
+                    new double[] {t.count(), t.totalTime(TimeUnit.SECONDS)});
+        }
+        return out;
+    }
+
+    /**
+     * The measured VMs' timeline from database timestamps (one clock, PostgreSQL's; now() is the
+     * time the writing transaction began): create -> first job enqueued, and per host step the time
+     * on offer (enqueue -> leased by the worker), at the worker (leased -> result recorded) and back
+     * in the workflow (result -> next job enqueued, i.e. wake-up + dispatch + label runs).
+     */
+    private void printStages(List<UUID> ids) {
+        String[] vmIds = ids.stream().map(UUID::toString).toArray(String[]::new);
+        System.out.println("stages from database timestamps, ms (p50 / p90 / p99 / mean over measured VMs):");
+        List<String[]> rows = jdbc.sql("""
+                WITH j AS (
+                  SELECT j.vm_id, j.kind, j.created_at, j.started_at, j.finished_at,
+                         row_number() OVER (PARTITION BY j.vm_id ORDER BY j.created_at, j.started_at) AS n,
+                         lag(j.finished_at) OVER (PARTITION BY j.vm_id ORDER BY j.created_at, j.started_at) AS prev_done
+                    FROM worker_job j WHERE j.vm_id = ANY(?::uuid[])),
+                s AS (
+                  SELECT '1 create -> first job enqueued' AS stage,
+                         EXTRACT(EPOCH FROM j.created_at - v.created_at) * 1000 AS ms
+                    FROM j JOIN vm v ON v.id = j.vm_id WHERE j.n = 1
+                  UNION ALL SELECT '2 job on offer (enqueue -> lease)', EXTRACT(EPOCH FROM started_at - created_at) * 1000 FROM j
+                  UNION ALL SELECT '3 job at worker (lease -> result)', EXTRACT(EPOCH FROM finished_at - started_at) * 1000 FROM j
+                  UNION ALL SELECT '4 result -> next job enqueued', EXTRACT(EPOCH FROM created_at - prev_done) * 1000
+                    FROM j WHERE prev_done IS NOT NULL
+                  UNION ALL SELECT '5 last result -> vm running', EXTRACT(EPOCH FROM v.updated_at - max(j.finished_at)) * 1000
+                    FROM j JOIN vm v ON v.id = j.vm_id GROUP BY v.id, v.updated_at
+                  UNION ALL SELECT '6 create -> running (db clock)', EXTRACT(EPOCH FROM v.updated_at - v.created_at) * 1000
+                    FROM vm v WHERE v.id = ANY(?::uuid[]) AND v.state = 'running')
+                SELECT stage, count(*),
+                       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                       round(avg(ms)::numeric, 1), round(sum(ms)::numeric / ?, 1)
+                  FROM s GROUP BY stage ORDER BY stage
+                """).params(vmIds, vmIds, ids.size())
+                .query((rs, n) -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                        rs.getString(5), rs.getString(6), rs.getString(7)}).list();
+        System.out.printf("  %-36s %6s %8s %8s %8s %8s %12s%n", "stage", "n", "p50", "p90", "p99", "mean",
+                "per VM (sum)");
+        for (String[] r : rows) {
+            System.out.printf("  %-36s %6s %8s %8s %8s %8s %12s%n", (Object[]) r);
+        }
+    }
+
+    private long unreachableEvents() {
+        // HostRegistry logs each transition; count hosts whose state changed while the benchmark ran
+        return jdbc.sql("SELECT count(*) FROM host WHERE location = 'bench-1' AND state_changed_at > ?")
+                .param(java.sql.Timestamp.from(seededAt))
+                .query(Long.class).single();
+    }
+
+    // ---- helpers ----
+
+    private static Thread daemon(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleepNanos(long nanos) {
+        if (nanos > 0) {
+            sleep(nanos / 1_000_000);
+        }
+    }
+
+    private static double pct(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        return sorted[Math.max(0, Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1))] / 1e6;
+    }
+
+    private static double mean(long[] values) {
+        return Arrays.stream(values).average().orElse(0) / 1e6;
+    }
+}
