@@ -62,7 +62,7 @@ public final class HostWorkerMain {
                 new CredentialStore(stateDir.resolve("identity.properties")));
         // fails fast when libvirt (qemu:///system) cannot be opened: a worker that cannot act must not take jobs
         JobExecutor executor = JobExecutor.forThisHost(stateDir);
-        agent.withJobs(executor::execute);
+        agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.close();

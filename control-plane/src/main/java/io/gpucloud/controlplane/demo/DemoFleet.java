@@ -87,7 +87,8 @@ class DemoFleet implements AutoCloseable {
             executors.add(executor);
             WorkerAgent agent = new WorkerAgent(client, host::discover, bootstrap, "demo-1",
                     new CredentialStore(hostDir.resolve("worker-identity.properties")));
-            agent.withJobs(executor::execute);
+            // a demo start is a reboot of each simulated server: the reconcile report restores its VMs
+            agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport());
             agent.start();
             agents.add(agent);
         }

@@ -31,7 +31,10 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     private final JsonMapper json;
     private final StrandStore strands;
     private final MeterRegistry meters;
-    private final Map<UUID, Object> waiters = new ConcurrentHashMap<>();
+    // per host: bumped on every NOTIFY, so a wake-up between "nothing to lease" and "wait" is not lost
+    private final Map<UUID, java.util.concurrent.atomic.AtomicLong> waiters = new ConcurrentHashMap<>();
+    // per host: the newest long poll; an older one still waiting belongs to a worker that went away
+    private final Map<UUID, java.util.concurrent.atomic.AtomicLong> polls = new ConcurrentHashMap<>();
     private volatile boolean open;
 
     public JobQueue(JdbcClient jdbc, JsonMapper json, StrandStore strands, MeterRegistry meters,
@@ -42,9 +45,10 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
         this.meters = meters;
         notifications.subscribe("worker_job", payload -> {
             try {
-                Object monitor = waiters.get(UUID.fromString(payload));
+                var monitor = waiters.get(UUID.fromString(payload));
                 if (monitor != null) {
                     synchronized (monitor) {
+                        monitor.incrementAndGet();
                         monitor.notifyAll();
                     }
                 }
@@ -87,11 +91,21 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
                 .optional();
     }
 
-    /** The oldest job on offer for this host, leased to its worker; waits up to {@code wait} for one. */
+    /**
+     * The oldest job on offer for this host, leased to its worker; waits up to {@code wait} for one.
+     * A host has one worker taking jobs one at a time, so a newer poll for the host ends older ones
+     * (see {@link #endPolls}).
+     */
     public Optional<Job> lease(UUID hostId, Duration wait) {
         long deadline = System.nanoTime() + wait.toNanos();
-        Object monitor = waiters.computeIfAbsent(hostId, k -> new Object());
+        var monitor = waiters.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong());
+        long mine = endPolls(hostId);
+        var newest = polls.get(hostId);
         while (true) {
+            long seen = monitor.get();
+            if (newest.get() != mine) {
+                return Optional.empty();
+            }
             Optional<Job> job = tryLease(hostId);
             long left = deadline - System.nanoTime();
             if (job.isPresent() || left <= 0 || !open) {
@@ -99,13 +113,32 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
             }
             synchronized (monitor) {
                 try {
-                    monitor.wait(Math.max(1, Math.min(left / 1_000_000, 1000)));
+                    if (monitor.get() == seen) {
+                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, 1000)));
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return Optional.empty();
                 }
             }
         }
+    }
+
+    /**
+     * Ends the host's waiting long polls (they answer "no job"); returns the new poll generation. A
+     * worker that died or restarted mid-poll leaves its request waiting here, and that request must not
+     * lease a job nobody will run until the lease runs out. Called when the host's worker (re)connects
+     * and by each new poll; ending a live poll only costs that worker one more request.
+     */
+    public long endPolls(UUID hostId) {
+        long generation = polls.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong())
+                .incrementAndGet();
+        var monitor = waiters.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong());
+        synchronized (monitor) {
+            monitor.incrementAndGet();
+            monitor.notifyAll();
+        }
+        return generation;
     }
 
     // Long polls end when the instance stops, so a graceful shutdown does not wait 30 s for them.
@@ -117,7 +150,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     @Override
     public void stop() {
         open = false;
-        for (Object monitor : waiters.values()) {
+        for (var monitor : waiters.values()) {
             synchronized (monitor) {
                 monitor.notifyAll();
             }

@@ -4,7 +4,9 @@ import io.gpucloud.controlplane.inventory.HostRegistry;
 import io.gpucloud.controlplane.tenancy.Principal;
 import io.gpucloud.protocol.Heartbeat;
 import io.gpucloud.protocol.HeartbeatResponse;
+import io.gpucloud.protocol.HostStateReport;
 import io.gpucloud.protocol.HostTopology;
+import io.gpucloud.protocol.ReconcileResponse;
 import io.gpucloud.protocol.RegisterRequest;
 import io.gpucloud.protocol.RegisterResponse;
 import java.util.UUID;
@@ -30,10 +32,12 @@ class WorkerController {
 
     private final HostRegistry registry;
     private final JobQueue jobs;
+    private final HostStateReconciler hostState;
 
-    WorkerController(HostRegistry registry, JobQueue jobs) {
+    WorkerController(HostRegistry registry, JobQueue jobs, HostStateReconciler hostState) {
         this.registry = registry;
         this.jobs = jobs;
+        this.hostState = hostState;
     }
 
     /**
@@ -66,15 +70,33 @@ class WorkerController {
 
     @PostMapping("/register")
     RegisterResponse register(@RequestBody RegisterRequest request) {
-        return registry.register(request);
+        RegisterResponse r = registry.register(request);
+        jobs.endPolls(r.hostId()); // any poll still waiting is from the worker's previous life
+        return r;
     }
 
     @PutMapping("/hosts/{hostId}/topology")
     RegisterResponse topology(@PathVariable UUID hostId, @RequestBody HostTopology topology,
                               @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
         ownHost(hostId, principal);
+        jobs.endPolls(hostId); // a resuming worker: polls still waiting are from its previous life
         try (var ignored = MDC.putCloseable("hostId", hostId.toString())) {
             return registry.reportTopology(hostId, topology);
+        }
+    }
+
+    /**
+     * After (re)registering, the worker says what the host runs; VMs that should run there get their
+     * partitions, vfio bindings and domains restored through the job queue, and domains or partitions
+     * no VM owns come back as orphans (kept on the host's problem list, never destroyed).
+     */
+    @PostMapping("/hosts/{hostId}/reconcile")
+    ReconcileResponse reconcile(@PathVariable UUID hostId, @RequestBody HostStateReport report,
+                                @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
+        ownHost(hostId, principal);
+        jobs.endPolls(hostId); // before restore jobs exist, so no leftover poll of a dead worker takes one
+        try (var ignored = MDC.putCloseable("hostId", hostId.toString())) {
+            return hostState.reconcile(hostId, report);
         }
     }
 

@@ -23,6 +23,8 @@ import org.springframework.transaction.annotation.Transactional;
 public class HostRegistry {
 
     private static final Logger log = LoggerFactory.getLogger(HostRegistry.class);
+    /** The reason a VM whose workflow waits on a silent host shows; cleared when the host is heard again. */
+    public static final String VM_WAITING_FOR_HOST = "host unreachable; waiting for it to return";
     private static final Pattern HOST_NAME = Pattern.compile("^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$");
     private static final Pattern BDF = Pattern.compile("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
 
@@ -90,11 +92,7 @@ public class HostRegistry {
     /** Records a heartbeat; a host that was unreachable returns to the state it had, and so do its VMs. */
     @Transactional
     public HeartbeatResult heartbeat(UUID hostId, String workerVersion) {
-        jdbc.sql("""
-                UPDATE vm SET state = 'running', state_reason = NULL, updated_at = now()
-                 WHERE host_id = ? AND state = 'unknown'
-                   AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
-                """).params(hostId, hostId).update();
+        settleVmsOfReturningHost(hostId);
         return jdbc.sql("""
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
@@ -111,6 +109,19 @@ public class HostRegistry {
     }
 
     public record HeartbeatResult(String state, boolean reportTopology) {
+    }
+
+    /**
+     * Called while the host row still says unreachable: its VMs are "running" again (the worker's
+     * reconcile report restores any that are not) and in-flight ones stop saying they wait for it.
+     */
+    private void settleVmsOfReturningHost(UUID hostId) {
+        jdbc.sql("""
+                UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
+                       state_reason = NULL, updated_at = now()
+                 WHERE host_id = ? AND (state = 'unknown' OR state_reason = ?)
+                   AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
+                """).params(hostId, VM_WAITING_FOR_HOST, hostId).update();
     }
 
     /**
@@ -135,6 +146,12 @@ public class HostRegistry {
                     UPDATE vm SET state = 'unknown', state_reason = 'host unreachable since ' || now(), updated_at = now()
                      WHERE state = 'running' AND host_id IN (SELECT id FROM host WHERE name = ANY(?))
                     """).param(names.toArray(String[]::new)).update();
+            // VMs mid-workflow keep their state and devices (the host may still act on them); say why they wait.
+            jdbc.sql("""
+                    UPDATE vm SET state_reason = ?, updated_at = now()
+                     WHERE state IN ('provisioning', 'starting', 'stopping', 'rebooting', 'deleting')
+                       AND host_id IN (SELECT id FROM host WHERE name = ANY(?))
+                    """).params(VM_WAITING_FOR_HOST, names.toArray(String[]::new)).update();
         }
         for (String name : names) {
             log.warn("Host {} is unreachable: no heartbeat for {}", name, properties.heartbeatTimeout());
@@ -177,6 +194,7 @@ public class HostRegistry {
                     """).param(hostId).update();
             return;
         }
+        settleVmsOfReturningHost(hostId);
         jdbc.sql("""
                 UPDATE host SET state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready')
                                              WHEN state = 'onboarding' THEN 'ready' ELSE state END,

@@ -2,6 +2,7 @@ package io.gpucloud.controlplane.vm;
 
 import io.gpucloud.controlplane.gateway.JobQueue;
 import io.gpucloud.controlplane.gateway.JobQueue.JobRecord;
+import io.gpucloud.controlplane.inventory.HostRegistry;
 import io.gpucloud.controlplane.placement.PlacementService;
 import io.gpucloud.controlplane.workflow.Outcome;
 import io.gpucloud.controlplane.workflow.Prog;
@@ -29,6 +30,8 @@ import org.springframework.stereotype.Component;
  * running ⇄ stop_domain / stopped / start_again / reboot
  * destroy: shutdown_for_delete → undefine → deactivate → rebind_host_driver → reset_after_use → release → (exit)
  * failure while provisioning: rollback_* (same order as destroy) → retry elsewhere (bounded) or failed
+ * host restarted (signal "restore" from the worker's reconcile report, while running or stopped):
+ *   restore_partition → restore_vfio → restore_domain → restore_start (only if it should run) → running/stopped
  * </pre>
  *
  * Host steps go to the worker as jobs, one per step and attempt; a label that waits for its job
@@ -100,6 +103,12 @@ public class VmProg implements Prog {
                     : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rollback_rebind");
             case "rollback_rebind" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "rollback_release");
             case "rollback_release" -> rollbackRelease(s);
+            case "restore_partition" -> partitionId(s) == null ? Outcome.hop("restore_vfio")
+                    : hostStep(s, JobKind.ACTIVATE_PARTITION, "restore_vfio");
+            case "restore_vfio" -> hostStep(s, JobKind.BIND_VFIO, "restore_domain");
+            case "restore_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "restore_start");
+            case "restore_start" -> "stopped".equals(s.string("restoreTo")) ? Outcome.hop("now_stopped")
+                    : hostStep(s, JobKind.START_DOMAIN, "now_running");
             default -> throw new IllegalStateException("vm prog has no label " + label);
         };
     }
@@ -155,6 +164,10 @@ public class VmProg implements Prog {
             setState(s, "deleting", null);
             return Outcome.hop("shutdown_for_delete");
         }
+        if (s.signalled("restore")) {
+            s.take("restore");
+            return restore(s, "running");
+        }
         if (s.signalled("stop")) {
             s.take("stop");
             nextCycle(s);
@@ -183,8 +196,15 @@ public class VmProg implements Prog {
             setState(s, "deleting", null);
             return Outcome.hop("shutdown_for_delete");
         }
+        if (s.signalled("restore")) {
+            s.take("restore");
+            return restore(s, "stopped");
+        }
         if (s.signalled("start")) {
             s.take("start");
+            if (Boolean.TRUE.equals(s.stack().get("restorePending"))) {
+                return restore(s, "running"); // the last restore failed: starting means trying it again
+            }
             nextCycle(s);
             setState(s, "starting", null);
             return Outcome.hop("start_again");
@@ -192,6 +212,21 @@ public class VmProg implements Prog {
         s.take("stop");
         s.take("reboot");
         return Outcome.nap(Duration.ofHours(1));
+    }
+
+    // ---- host restarted ----
+
+    /**
+     * Puts back on the host what a reboot took away: the fabric partition, the vfio-pci bindings and
+     * the domain, started again if the VM should run. Every step is idempotent on the host ("already
+     * active", "already running"), so the whole sequence runs rather than guessing which parts are gone.
+     */
+    private Outcome restore(Strand s, String restoreTo) {
+        nextCycle(s);
+        s.put("restoreTo", restoreTo);
+        s.put("restorePending", null);
+        setState(s, restoreTo.equals("running") ? "starting" : "stopped", "restoring after host restart");
+        return Outcome.hop("restore_partition");
     }
 
     // ---- delete ----
@@ -261,6 +296,11 @@ public class VmProg implements Prog {
             quarantine(s, reason);
             return Outcome.hop(next);
         }
+        if (label.startsWith("restore_")) {
+            s.put("restorePending", true);
+            setState(s, "stopped", "restoring after host restart failed: " + reason + "; start the VM to try again");
+            return Outcome.hop("stopped");
+        }
         if (label.equals("start_again")) {
             setState(s, "stopped", reason);
             return Outcome.hop("stopped");
@@ -295,8 +335,8 @@ public class VmProg implements Prog {
         UUID host = s.uuid("hostId");
         String state = jdbc.sql("SELECT state FROM host WHERE id = ?").param(host).query(String.class).single();
         if ("unreachable".equals(state)) {
-            jdbc.sql("UPDATE vm SET state_reason = 'host unreachable; waiting for it to return', updated_at = now() WHERE id = ?")
-                    .param(vmId(s)).update();
+            jdbc.sql("UPDATE vm SET state_reason = ?, updated_at = now() WHERE id = ?")
+                    .params(HostRegistry.VM_WAITING_FOR_HOST, vmId(s)).update();
         }
     }
 

@@ -42,6 +42,8 @@ public class Dispatcher implements SmartLifecycle {
     private final String owner;
     private final AtomicBoolean running = new AtomicBoolean();
     private final Object wakeup = new Object();
+    // bumped on every NOTIFY, so a wake-up between "nothing due" and "wait" is not lost
+    private final AtomicLong wakeups = new AtomicLong();
     private final AtomicLong lagMillis = new AtomicLong();
     private final AtomicLong stuck = new AtomicLong();
     private List<Thread> threads = List.of();
@@ -52,6 +54,7 @@ public class Dispatcher implements SmartLifecycle {
         this.tx = tx;
         notifications.subscribe(StrandStore.CHANNEL, payload -> {
             synchronized (wakeup) {
+                wakeups.incrementAndGet();
                 wakeup.notifyAll();
             }
         });
@@ -113,10 +116,13 @@ public class Dispatcher implements SmartLifecycle {
     private void loop() {
         while (running.get()) {
             try {
+                long seen = wakeups.get();
                 UUID id = leaseOne();
                 if (id == null) {
                     synchronized (wakeup) {
-                        wakeup.wait(properties.pollInterval().toMillis());
+                        if (wakeups.get() == seen) {
+                            wakeup.wait(properties.pollInterval().toMillis());
+                        }
                     }
                     continue;
                 }

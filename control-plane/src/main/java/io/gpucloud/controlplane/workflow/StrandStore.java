@@ -30,8 +30,14 @@ public class StrandStore {
         return id;
     }
 
-    /** Raises a semaphore and wakes the strand. */
+    /**
+     * Raises a semaphore and wakes the strand. Takes the strand's row lock first: without it, a signal
+     * raised while the strand is between two labels of a hop is lost (the wake-up finds it already due,
+     * and the next label runs before this transaction commits, so it sees no semaphore and naps).
+     * With it, a label running now finishes first, and the next one waits for this commit.
+     */
     public void signal(UUID strandId, String semaphore) {
+        jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE").param(strandId).query(UUID.class).optional();
         jdbc.sql("INSERT INTO semaphore (strand_id, name) VALUES (?, ?)").params(strandId, semaphore).update();
         wake(strandId);
     }

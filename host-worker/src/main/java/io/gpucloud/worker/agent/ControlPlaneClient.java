@@ -39,6 +39,13 @@ public class ControlPlaneClient {
         return send("POST", "worker/v1/hosts/" + hostId + "/heartbeat", credential, heartbeat, HeartbeatResponse.class);
     }
 
+    /** Reports what the host runs after a (re)registration; the answer names what gets restored and the orphans. */
+    public io.gpucloud.protocol.ReconcileResponse reconcile(UUID hostId, String credential,
+                                                           io.gpucloud.protocol.HostStateReport report) {
+        return send("POST", "worker/v1/hosts/" + hostId + "/reconcile", credential, report,
+                io.gpucloud.protocol.ReconcileResponse.class);
+    }
+
     /** Long-polls for the next job; empty when none arrived within {@code waitSeconds}. */
     public java.util.Optional<io.gpucloud.protocol.job.Job> leaseJob(UUID hostId, String credential, int waitSeconds) {
         io.gpucloud.protocol.job.Job job = send("POST", "worker/v1/hosts/" + hostId + "/jobs/lease?wait=" + waitSeconds,

@@ -20,6 +20,8 @@ import org.slf4j.MDC;
  * The worker's life toward the control plane: discover, register (or resume with a saved
  * credential), then heartbeat; re-report the topology when asked; fall back to the bootstrap
  * token when the credential is refused. Network failures back off exponentially up to a minute.
+ * With a {@link ReconcileSource}, each (re)registration is followed by a report of what the host
+ * runs, so the control plane restores what should exist (e.g. after a reboot) and lists orphans.
  */
 public class WorkerAgent implements AutoCloseable {
 
@@ -38,6 +40,8 @@ public class WorkerAgent implements AutoCloseable {
     private volatile Duration backoff = Duration.ZERO;
     private volatile Instant lastHeartbeatOk;
     private volatile JobHandler jobHandler;
+    private volatile ReconcileSource reconcileSource;
+    private volatile boolean reconcilePending;
     private Thread jobThread;
 
     public WorkerAgent(ControlPlaneClient client, TopologySource topology, String bootstrapToken, String location,
@@ -64,6 +68,16 @@ public class WorkerAgent implements AutoCloseable {
         jobThread = new Thread(this::jobLoop, "host-worker-jobs");
         jobThread.setDaemon(true);
         jobThread.start();
+        return this;
+    }
+
+    /**
+     * After each registration or resume (and each topology re-report), tell the control plane what the
+     * host runs; it answers by queueing restore jobs for its VMs. Observation only: this never changes
+     * the host, and orphans it finds are left for an operator.
+     */
+    public WorkerAgent withReconcile(ReconcileSource source) {
+        this.reconcileSource = source;
         return this;
     }
 
@@ -137,6 +151,7 @@ public class WorkerAgent implements AutoCloseable {
             } else {
                 beat();
             }
+            reconcileIfPending();
             backoff = Duration.ZERO;
             next = heartbeatInterval;
         } catch (ControlPlaneClient.ControlPlaneException e) {
@@ -164,6 +179,7 @@ public class WorkerAgent implements AutoCloseable {
                 RegisterResponse r = client.reportTopology(saved.get().hostId(), saved.get().credential(),
                         topology.discover(knownModuleIds));
                 identity = saved.get();
+                reconcilePending = true;
                 adopt(r);
                 log.info("Resumed as host {}", identity.hostId());
                 return;
@@ -183,6 +199,7 @@ public class WorkerAgent implements AutoCloseable {
         if (store != null) {
             store.save(identity);
         }
+        reconcilePending = true;
         adopt(r);
         try (var ignored = MDC.putCloseable("hostId", r.hostId().toString())) {
             log.info("Registered {} as host {}", discovered.hostName(), r.hostId());
@@ -195,6 +212,25 @@ public class WorkerAgent implements AutoCloseable {
         lastHeartbeatOk = Instant.now();
         if (r.reportTopology()) {
             adopt(client.reportTopology(identity.hostId(), identity.credential(), topology.discover(knownModuleIds)));
+            reconcilePending = true; // a topology report replaces the host's problem list, orphans included
+        }
+    }
+
+    // A failed report is retried on the next tick; it must not cost the worker its identity (a 404
+    // here would otherwise read as "credential refused").
+    private void reconcileIfPending() {
+        ReconcileSource source = reconcileSource;
+        CredentialStore.Identity me = identity;
+        if (!reconcilePending || source == null || me == null) {
+            return;
+        }
+        try {
+            var answer = client.reconcile(me.hostId(), me.credential(), source.observe());
+            reconcilePending = false;
+            log.info("Reconciled with the control plane: {} VMs being restored, {} orphans reported",
+                    answer.restoring().size(), answer.orphans().size());
+        } catch (RuntimeException e) {
+            log.warn("Reconciliation report failed, retrying with the next heartbeat: {}", e.getMessage());
         }
     }
 

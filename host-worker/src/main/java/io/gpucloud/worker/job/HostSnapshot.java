@@ -1,5 +1,6 @@
 package io.gpucloud.worker.job;
 
+import io.gpucloud.protocol.HostStateReport;
 import io.gpucloud.worker.libvirt.DomainStatus;
 import java.util.List;
 import java.util.Optional;
@@ -21,5 +22,13 @@ public record HostSnapshot(List<DomainStatus> domains, Optional<Set<Integer>> ac
         activePartitions = activePartitions.map(Set::copyOf);
         devicesOnVfio = List.copyOf(devicesOnVfio);
         problems = List.copyOf(problems);
+    }
+
+    /** The snapshot as the worker protocol carries it to the control plane. */
+    public HostStateReport toReport() {
+        return new HostStateReport(
+                domains.stream().map(d -> new HostStateReport.Domain(d.uuid(), d.name(), d.state().virshName(),
+                        d.state().isActive())).toList(),
+                activePartitions.map(p -> p.stream().sorted().toList()).orElse(null), devicesOnVfio, problems);
     }
 }
