@@ -151,6 +151,8 @@ class PlacementBenchmark implements ApplicationRunner {
                         timer.mean(java.util.concurrent.TimeUnit.MILLISECONDS), timer.count());
             }
         }
+        meters.find("gpucloud.placement.conflicts.by.reason").counters().forEach(c -> System.out.printf(
+                "  conflicts %-12s %,d%n", c.getId().getTag("reason"), (long) c.count()));
         System.out.printf("double allocations / counter drift (SQL audit): %s%n",
                 violations.isEmpty() ? "0" : String.join("; ", violations));
         System.exit(SpringApplication.exit(context, () -> violations.isEmpty() ? 0 : 1));

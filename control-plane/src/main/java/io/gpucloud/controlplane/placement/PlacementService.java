@@ -98,6 +98,7 @@ public class PlacementService {
                 } catch (PlacementClaims.ClaimConflict | DataIntegrityViolationException e) {
                     lost++;
                     conflicts.increment();
+                    meters.counter("gpucloud.placement.conflicts.by.reason", "reason", conflictReason(e)).increment();
                 }
             }
             explanation = "lost " + lost + " races for the remaining capacity";
@@ -177,6 +178,14 @@ public class PlacementService {
     // Where placement time goes; the benchmark prints these.
     private <T> T stage(String name, java.util.function.Supplier<T> work) {
         return Timer.builder("gpucloud.placement.stage").tag("stage", name).register(meters).record(work);
+    }
+
+    private static String conflictReason(RuntimeException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.startsWith("host busy")) return "host-locked";
+        if (m.startsWith("host filled up")) return "host-filled";
+        if (e instanceof DataIntegrityViolationException) return "constraint";
+        return "claim-lost";
     }
 
     /** Why the candidate query found nothing, in numbers an operator can act on. */
