@@ -159,29 +159,28 @@ public class VmProg implements Prog {
 
     private Outcome running(Strand s) {
         if (s.signalled("destroy")) {
-            s.take("destroy");
-            nextCycle(s);
-            setState(s, "deleting", null);
-            return Outcome.hop("shutdown_for_delete");
+            return beginCycle(s, "destroy", "deleting", "shutdown_for_delete");
         }
         if (s.signalled("restore")) {
             s.take("restore");
             return restore(s, "running");
         }
         if (s.signalled("stop")) {
-            s.take("stop");
-            nextCycle(s);
-            setState(s, "stopping", null);
-            return Outcome.hop("stop_domain");
+            return beginCycle(s, "stop", "stopping", "stop_domain");
         }
         if (s.signalled("reboot")) {
-            s.take("reboot");
-            nextCycle(s);
-            setState(s, "rebooting", null);
-            return Outcome.hop("reboot_stop");
+            return beginCycle(s, "reboot", "rebooting", "reboot_stop");
         }
         s.take("start");
         return Outcome.nap(Duration.ofHours(1));
+    }
+
+    /** Takes the signal and starts a new cycle of host steps (fresh job keys) at {@code label}. */
+    private Outcome beginCycle(Strand s, String signal, String state, String label) {
+        s.take(signal);
+        nextCycle(s);
+        setState(s, state, null);
+        return Outcome.hop(label);
     }
 
     private Outcome nowStopped(Strand s) {
@@ -191,10 +190,7 @@ public class VmProg implements Prog {
 
     private Outcome stopped(Strand s) {
         if (s.signalled("destroy")) {
-            s.take("destroy");
-            nextCycle(s);
-            setState(s, "deleting", null);
-            return Outcome.hop("shutdown_for_delete");
+            return beginCycle(s, "destroy", "deleting", "shutdown_for_delete");
         }
         if (s.signalled("restore")) {
             s.take("restore");
