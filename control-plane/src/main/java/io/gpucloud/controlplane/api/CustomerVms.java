@@ -44,8 +44,11 @@ class CustomerVms {
     private final VmService vms;
     private final InstanceTypes types;
     private final SshKeys sshKeys;
+    private final Quotas quotas;
 
-    CustomerVms(JdbcClient jdbc, JsonMapper json, VmService vms, InstanceTypes types, SshKeys sshKeys) {
+    CustomerVms(JdbcClient jdbc, JsonMapper json, VmService vms, InstanceTypes types, SshKeys sshKeys,
+                Quotas quotas) {
+        this.quotas = quotas;
         this.jdbc = jdbc;
         this.json = json;
         this.vms = vms;
@@ -120,6 +123,8 @@ class CustomerVms {
         if (keys.size() > MAX_SSH_KEYS) {
             throw ApiException.badRequest("sshPublicKeys", "At most " + MAX_SSH_KEYS + " SSH keys per VM.");
         }
+        quotas.lockProject(projectId); // until commit: concurrent creates in this project queue here
+        quotas.check(projectId, type);
         UUID id = vms.create(new VmService.NewVm(projectId, r.name(), type.name(), type.gpuModel(), type.gpuCount(),
                 type.vcpus(), type.memoryMiB(), r.location(),
                 r.expectedDurationSeconds() == null ? null : Duration.ofSeconds(r.expectedDurationSeconds())));

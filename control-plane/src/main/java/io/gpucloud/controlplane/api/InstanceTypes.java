@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import io.gpucloud.controlplane.vm.InstanceTypePolicy;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.core.io.Resource;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -25,7 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
  * change; it is checked once at startup so a bad file stops the service instead of a request.
  */
 @Service
-class InstanceTypes {
+class InstanceTypes implements InstanceTypePolicy {
 
     private static final Set<Integer> GPU_COUNTS = Set.of(0, 1, 2, 4, 8);
 
@@ -74,6 +75,11 @@ class InstanceTypes {
 
     Optional<InstanceType> find(String name) {
         return Optional.ofNullable(name == null ? null : byName.get(name));
+    }
+
+    @Override
+    public boolean keepsGpusWhenStopped(String instanceType) {
+        return find(instanceType).map(InstanceType::keepsGpusWhenStopped).orElse(false);
     }
 
     /** How many VMs of one type could be placed now in one location. */

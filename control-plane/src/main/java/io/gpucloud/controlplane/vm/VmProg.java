@@ -52,8 +52,10 @@ public class VmProg implements Prog {
     private final int maxAttempts;
     private final int stopTimeoutSeconds;
     private final String largeBarMode;
+    private final BillingSpans billing;
 
     public VmProg(JdbcClient jdbc, PlacementService placement, JobQueue jobs, DomainSpecBuilder domains,
+                  BillingSpans billing,
                   @Value("${gpucloud.provisioning.max-attempts:3}") int maxAttempts,
                   @Value("${gpucloud.provisioning.stop-timeout-seconds:60}") int stopTimeoutSeconds,
                   @Value("${gpucloud.provisioning.large-bar-mode:default}") String largeBarMode) {
@@ -64,6 +66,7 @@ public class VmProg implements Prog {
         this.maxAttempts = maxAttempts;
         this.stopTimeoutSeconds = stopTimeoutSeconds;
         this.largeBarMode = largeBarMode;
+        this.billing = billing;
     }
 
     @Override
@@ -380,5 +383,6 @@ public class VmProg implements Prog {
     private void setState(Strand s, String state, String reason) {
         jdbc.sql("UPDATE vm SET state = ?, state_reason = ?, updated_at = now() WHERE id = ?")
                 .params(state, reason, vmId(s)).update();
+        billing.onState(vmId(s), state); // same transaction as the state: see BillingSpans for the rule
     }
 }
