@@ -58,7 +58,7 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
         vars = vars == null ? Map.of() : vars;
         String[] target = (String[]) request.getAttribute(TARGET);
         String type = target != null ? target[0] : typeOf(request.getRequestURI());
-        String id = target != null ? target[1] : vars.getOrDefault("vmId", vars.get("keyId"));
+        String id = target != null ? target[1] : vars.getOrDefault("vmId", vars.getOrDefault("keyId", vars.get("tokenId")));
         String verb = vars.containsKey("action") ? vars.get("action")
                 : request.getMethod().equals("DELETE") ? "delete" : "create";
         int status = ex != null && response.getStatus() < 400 ? 500 : response.getStatus();
@@ -81,6 +81,7 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
         return switch (collection) {
             case "vms" -> "vm";
             case "ssh-keys" -> "ssh-key";
+            case "tokens" -> "token";
             default -> collection;
         };
     }

@@ -1,6 +1,10 @@
 package io.gpucloud.controlplane.tenancy;
 
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -32,7 +36,63 @@ public class TokenService {
 
     @Transactional
     public IssuedToken issueProjectToken(String name, UUID projectId) {
-        return insert("project", name, projectId, null, Tokens.generate("project"));
+        return issueProjectToken(name, projectId, null);
+    }
+
+    /** A project token that stops working at {@code expiresAt} (never when null). */
+    @Transactional
+    public IssuedToken issueProjectToken(String name, UUID projectId, Instant expiresAt) {
+        return insert("project", name, projectId, expiresAt, Tokens.generate("project"));
+    }
+
+    /** What may be shown of a token after it was issued: never the secret or its hash. */
+    public record TokenInfo(UUID id, String name, String prefix, Instant createdAt, Instant lastUsedAt,
+            Instant expiresAt, Instant revokedAt) {
+    }
+
+    /** A project's tokens, revoked and expired ones included, oldest first. */
+    public List<TokenInfo> listProjectTokens(UUID projectId) {
+        return jdbc.sql("""
+                SELECT id, name, token_prefix, created_at, last_used_at, expires_at, revoked_at
+                  FROM api_token WHERE kind = 'project' AND project_id = ?
+                 ORDER BY created_at, id
+                """)
+                .param(projectId)
+                .query((rs, n) -> tokenInfo(rs)).list();
+    }
+
+    /** One of the project's tokens; empty when it does not exist or belongs to another project. */
+    public Optional<TokenInfo> findProjectToken(UUID projectId, UUID tokenId) {
+        return jdbc.sql("""
+                SELECT id, name, token_prefix, created_at, last_used_at, expires_at, revoked_at
+                  FROM api_token WHERE kind = 'project' AND project_id = ? AND id = ?
+                """)
+                .params(projectId, tokenId)
+                .query((rs, n) -> tokenInfo(rs)).optional();
+    }
+
+    /**
+     * Revokes one of the project's tokens (idempotent: an already revoked token keeps its first
+     * revocation time); empty when the project has no such token.
+     */
+    @Transactional
+    public Optional<TokenInfo> revokeProjectToken(UUID projectId, UUID tokenId) {
+        jdbc.sql("""
+                UPDATE api_token SET revoked_at = now()
+                 WHERE kind = 'project' AND project_id = ? AND id = ? AND revoked_at IS NULL
+                """)
+                .params(projectId, tokenId).update();
+        return findProjectToken(projectId, tokenId);
+    }
+
+    private static TokenInfo tokenInfo(ResultSet rs) throws SQLException {
+        return new TokenInfo(rs.getObject("id", UUID.class), rs.getString("name"), rs.getString("token_prefix"),
+                instant(rs.getTimestamp("created_at")), instant(rs.getTimestamp("last_used_at")),
+                instant(rs.getTimestamp("expires_at")), instant(rs.getTimestamp("revoked_at")));
+    }
+
+    private static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
     }
 
     /** Installs a token whose clear text an operator chose (demo profile); idempotent. */

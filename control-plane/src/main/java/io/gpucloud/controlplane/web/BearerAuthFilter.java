@@ -11,6 +11,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
@@ -20,10 +22,14 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Bearer-token gate for the three API surfaces. Each surface accepts exactly one kind of
  * credential: admin tokens for {@code /admin/api}, project tokens for {@code /api}, host
- * credentials for {@code /worker} (bootstrap tokens only for registration).
+ * credentials for {@code /worker} (bootstrap tokens only for registration). Ordered explicitly so
+ * that {@link RateLimitFilter} runs after it and finds the principal.
  */
 @Component
+@Order(BearerAuthFilter.ORDER)
 public class BearerAuthFilter extends OncePerRequestFilter {
+
+    public static final int ORDER = Ordered.LOWEST_PRECEDENCE - 100;
 
     private final TokenService tokens;
     private final JsonMapper json;

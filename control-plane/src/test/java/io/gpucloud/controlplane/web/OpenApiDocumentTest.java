@@ -18,7 +18,8 @@ class OpenApiDocumentTest extends ControlPlaneTestBase {
         JsonNode doc = r.json();
         assertThat(doc.get("openapi").asString()).startsWith("3.");
         assertThat(doc.get("paths").propertyNames()).contains("/api/v1/vms", "/api/v1/vms/{vmId}",
-                "/api/v1/instance-types", "/api/v1/ssh-keys", "/api/v1/usage", "/api/v1/quotas");
+                "/api/v1/instance-types", "/api/v1/ssh-keys", "/api/v1/usage", "/api/v1/quotas",
+                "/api/v1/tokens", "/api/v1/tokens/{tokenId}");
         assertThat(doc.get("components").get("securitySchemes").get("bearer").get("scheme").asString())
                 .isEqualTo("bearer");
         Path out = Path.of("target", "openapi.json");
