@@ -43,7 +43,9 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
 
     @Override
     public void addInterceptors(InterceptorRegistry registry) {
-        registry.addInterceptor(this).addPathPatterns("/api/v1/**");
+        // operators' mutating calls are audited like customers' (previews change nothing)
+        registry.addInterceptor(this).addPathPatterns("/api/v1/**", "/admin/api/v1/**")
+                .excludePathPatterns("/admin/api/v1/placement/preview");
     }
 
     @Override
@@ -58,7 +60,8 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
         vars = vars == null ? Map.of() : vars;
         String[] target = (String[]) request.getAttribute(TARGET);
         String type = target != null ? target[0] : typeOf(request.getRequestURI());
-        String id = target != null ? target[1] : vars.getOrDefault("vmId", vars.getOrDefault("keyId", vars.get("tokenId")));
+        String id = target != null ? target[1] : vars.getOrDefault("vmId", vars.getOrDefault("keyId",
+                vars.getOrDefault("tokenId", vars.get("hostId"))));
         String verb = vars.containsKey("action") ? vars.get("action")
                 : request.getMethod().equals("DELETE") ? "delete" : "create";
         int status = ex != null && response.getStatus() < 400 ? 500 : response.getStatus();
@@ -76,12 +79,15 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
     }
 
     private static String typeOf(String uri) {
-        String rest = uri.substring("/api/v1/".length());
+        String rest = uri.startsWith("/admin/api/v1/") ? uri.substring("/admin/api/v1/".length())
+                : uri.substring("/api/v1/".length());
         String collection = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
         return switch (collection) {
             case "vms" -> "vm";
             case "ssh-keys" -> "ssh-key";
             case "tokens" -> "token";
+            case "hosts" -> "host";
+            case "bootstrap-tokens" -> "bootstrap-token";
             default -> collection;
         };
     }

@@ -49,6 +49,12 @@ class HostLifecycleTest extends ControlPlaneTestBase {
                 .get("state").asString()).isEqualTo("ready");
         assertThat(call("POST", "/admin/api/v1/hosts/" + UUID.randomUUID() + "/drain", admin, null).status())
                 .isEqualTo(404);
+
+        // operators' actions are audited, refused ones too
+        var audited = jdbc.sql("SELECT action || ':' || result FROM audit_event WHERE target_id = ? ORDER BY id")
+                .param(host).query(String.class).list();
+        assertThat(audited).contains("host.drain:succeeded", "host.undrain:rejected", "host.maintenance:rejected",
+                "host.maintenance:succeeded", "host.undrain:succeeded");
     }
 
     @Test
