@@ -82,6 +82,35 @@ public abstract class ControlPlaneTestBase {
         }
     }
 
+    /** Polls until {@code probe} returns non-null (every 50 ms, at most 30 s) and returns that value. */
+    protected static <T> T awaitValue(java.util.function.Supplier<T> probe, String what) {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (System.currentTimeMillis() < deadline) {
+            T value = probe.get();
+            if (value != null) {
+                return value;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new AssertionError("timed out waiting for " + what);
+    }
+
+    protected static void awaitCondition(java.util.function.BooleanSupplier condition, String what) {
+        awaitValue(() -> condition.getAsBoolean() ? Boolean.TRUE : null, what);
+    }
+
+    /** The admin view of a VM once it reaches {@code state}. */
+    protected JsonNode awaitVmState(String admin, String id, String state) {
+        return awaitValue(() -> {
+            JsonNode v = call("GET", "/admin/api/v1/vms/" + id, admin, null).json();
+            return v.get("state").asString().equals(state) ? v : null;
+        }, "VM " + id + " to be " + state);
+    }
+
     protected String adminToken() {
         return tokens.issueAdminToken("test-admin").token();
     }

@@ -23,18 +23,7 @@ class UsageController {
     @GetMapping("/usage")
     Usage.Report usage(@RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal caller,
                        @org.springframework.web.bind.annotation.RequestParam(required = false) String month) {
-        java.time.YearMonth current = java.time.YearMonth.now(java.time.ZoneOffset.UTC);
-        java.time.YearMonth wanted = current;
-        if (month != null) {
-            try {
-                wanted = java.time.YearMonth.parse(month);
-            } catch (java.time.format.DateTimeParseException e) {
-                throw io.gpucloud.controlplane.web.ApiException.badRequest("month", "month must look like 2026-11.");
-            }
-            if (wanted.isAfter(current)) {
-                throw io.gpucloud.controlplane.web.ApiException.badRequest("month", "month " + month + " has not begun.");
-            }
-        }
+        java.time.YearMonth wanted = io.gpucloud.controlplane.reporting.Invoices.parseMonth(month);
         return usage.report(caller.projectId(), wanted);
     }
 

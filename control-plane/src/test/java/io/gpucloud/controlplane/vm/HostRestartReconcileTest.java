@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -84,10 +83,10 @@ class HostRestartReconcileTest extends ControlPlaneTestBase {
 
         String running = createVm(admin, "rc-running", 2);
         String stopped = createVm(admin, "rc-stopped", 1);
-        JsonNode before = awaitState(admin, running, "running");
-        awaitState(admin, stopped, "running");
+        JsonNode before = awaitVmState(admin, running, "running");
+        awaitVmState(admin, stopped, "running");
         call("POST", "/admin/api/v1/vms/" + stopped + "/stop", admin, null);
-        awaitState(admin, stopped, "stopped");
+        awaitVmState(admin, stopped, "stopped");
         int partition = before.get("partitionId").asInt();
         int stoppedPartition = vm(admin, stopped).get("partitionId").asInt();
         List<String> gpus = strings(before.get("gpuBdfs"));
@@ -169,7 +168,7 @@ class HostRestartReconcileTest extends ControlPlaneTestBase {
 
         for (String id : List.of(running, stopped)) {
             call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
-            awaitState(admin, id, "deleted");
+            awaitVmState(admin, id, "deleted");
         }
         assertThat(second.host().fmpm().activePartitions()).containsExactly(orphanPartition);
         assertThat(audit.violations()).isEmpty();
@@ -197,33 +196,6 @@ class HostRestartReconcileTest extends ControlPlaneTestBase {
 
     private JsonNode vm(String admin, String id) {
         return call("GET", "/admin/api/v1/vms/" + id, admin, null).json();
-    }
-
-    private JsonNode awaitState(String admin, String id, String state) {
-        return awaitValue(() -> {
-            JsonNode v = vm(admin, id);
-            return v.get("state").asString().equals(state) ? v : null;
-        }, "VM " + id + " to be " + state);
-    }
-
-    private static void awaitCondition(BooleanSupplier condition, String what) {
-        awaitValue(() -> condition.getAsBoolean() ? Boolean.TRUE : null, what);
-    }
-
-    private static <T> T awaitValue(java.util.function.Supplier<T> probe, String what) {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (System.currentTimeMillis() < deadline) {
-            T value = probe.get();
-            if (value != null) {
-                return value;
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new AssertionError("timed out waiting for " + what);
     }
 
     private static List<String> strings(JsonNode array) {

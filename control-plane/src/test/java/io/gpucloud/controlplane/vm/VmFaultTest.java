@@ -29,7 +29,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -107,7 +106,7 @@ class VmFaultTest extends ControlPlaneTestBase {
             successor.start();
             bindMayFinish.countDown();
 
-            JsonNode running = awaitState(admin, id, "running");
+            JsonNode running = awaitVmState(admin, id, "running");
             assertThat(kindsFor(id)).as("every host step ran exactly once").containsExactly(JobKind.RESET_GPUS,
                     JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
             assertThat(running.get("jobs")).hasSize(5);
@@ -151,7 +150,7 @@ class VmFaultTest extends ControlPlaneTestBase {
                 """).param(id).update()).isEqualTo(1);
         startHost("fault-dies", "fault-2", VmFaultTest::ok); // re-registers with the bootstrap token: same host
 
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
         List<Job> binds = received.stream().filter(j -> j.vmId().toString().equals(id))
                 .filter(j -> j.kind() == JobKind.BIND_VFIO).toList();
         assertThat(binds).hasSize(2);
@@ -169,7 +168,7 @@ class VmFaultTest extends ControlPlaneTestBase {
         WorkerAgent agent = startHost("fault-dup", "fault-3", VmFaultTest::ok);
         String admin = adminToken();
         String id = createVm(admin, "dup-1", 1, "fault-3");
-        awaitState(admin, id, "running");
+        awaitVmState(admin, id, "running");
         Job start = received.stream().filter(j -> j.vmId().toString().equals(id) && j.kind() == JobKind.START_DOMAIN)
                 .findFirst().orElseThrow();
         var me = agent.identity().orElseThrow();
@@ -203,7 +202,7 @@ class VmFaultTest extends ControlPlaneTestBase {
         });
         String admin = adminToken();
         String id = createVm(admin, "define-1", 2, "fault-4");
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
 
         assertThat(running.get("provisionAttempts").asInt()).isEqualTo(2);
         assertThat(kindsFor(id)).containsExactly(
@@ -232,7 +231,7 @@ class VmFaultTest extends ControlPlaneTestBase {
         });
         String admin = adminToken();
         String id = createVm(admin, "busy-1", 2, "fault-5");
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
 
         assertThat(running.get("provisionAttempts").asInt()).isEqualTo(2);
         Map<String, String> suspect = unhealthyGpus("fault-busy");
@@ -296,7 +295,7 @@ class VmFaultTest extends ControlPlaneTestBase {
                 .query(String.class).single()), "the host to be ready again");
         assertThat(vm(admin, id).get("stateReason").isNull()).as("no longer waiting").isTrue();
         bindMayFinish.countDown();
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
         assertThat(running.get("provisionAttempts").asInt()).isEqualTo(1);
         assertThat(kindsFor(id)).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO,
                 JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
@@ -312,12 +311,12 @@ class VmFaultTest extends ControlPlaneTestBase {
                 : ok(job));
         String admin = adminToken();
         String id = createVm(admin, "teardown-1", 2, "fault-7");
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
         List<String> gpus = new ArrayList<>();
         running.get("gpuBdfs").forEach(b -> gpus.add(b.asString()));
 
         assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).isEqualTo(202);
-        awaitState(admin, id, "deleted");
+        awaitVmState(admin, id, "deleted");
         List<JobKind> all = kindsFor(id);
         assertThat(all.subList(all.size() - 5, all.size())).containsExactly(JobKind.STOP_DOMAIN,
                 JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
@@ -383,30 +382,6 @@ class VmFaultTest extends ControlPlaneTestBase {
 
     private JsonNode vm(String admin, String id) {
         return call("GET", "/admin/api/v1/vms/" + id, admin, null).json();
-    }
-
-    private JsonNode awaitState(String admin, String id, String state) {
-        JsonNode[] last = new JsonNode[1];
-        awaitCondition(() -> {
-            last[0] = vm(admin, id);
-            return last[0].get("state").asString().equals(state);
-        }, "VM " + id + " to be " + state + " (last seen: " + (last[0] == null ? "-" : last[0]) + ")");
-        return last[0];
-    }
-
-    private static void awaitCondition(BooleanSupplier condition, String what) {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (System.currentTimeMillis() < deadline) {
-            if (condition.getAsBoolean()) {
-                return;
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new AssertionError("timed out waiting for " + what);
     }
 
     private List<JobKind> kindsFor(String vmId) {

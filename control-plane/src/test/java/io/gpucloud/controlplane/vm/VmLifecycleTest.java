@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -68,30 +67,6 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         return call("GET", "/admin/api/v1/vms/" + id, admin, null).json();
     }
 
-    private JsonNode awaitState(String admin, String id, String state) {
-        JsonNode[] last = new JsonNode[1];
-        awaitCondition(() -> {
-            last[0] = vm(admin, id);
-            return last[0].get("state").asString().equals(state);
-        }, "VM " + id + " to be " + state);
-        return last[0];
-    }
-
-    private void awaitCondition(java.util.function.BooleanSupplier condition, String what) {
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (System.currentTimeMillis() < deadline) {
-            if (condition.getAsBoolean()) {
-                return;
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new AssertionError("timed out waiting for " + what);
-    }
-
     private List<JobKind> kindsFor(String vmId) {
         return received.stream().filter(j -> j.vmId().toString().equals(vmId)).map(Job::kind).toList();
     }
@@ -110,7 +85,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(created.status()).isEqualTo(202);
         String id = created.json().get("id").asString();
 
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
         assertThat(kindsFor(id)).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO,
                 JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
         assertThat(running.get("hostName").asString()).isEqualTo("wf-host-1");
@@ -128,13 +103,13 @@ class VmLifecycleTest extends ControlPlaneTestBase {
 
         assertThat(call("POST", "/admin/api/v1/vms/" + id + "/start", admin, null).status()).isEqualTo(409);
         assertThat(call("POST", "/admin/api/v1/vms/" + id + "/stop", admin, null).status()).isEqualTo(202);
-        awaitState(admin, id, "stopped");
+        awaitVmState(admin, id, "stopped");
         assertThat(heldBy(id)).as("a stopped VM keeps its devices").isEqualTo(10);
         call("POST", "/admin/api/v1/vms/" + id + "/start", admin, null);
-        awaitState(admin, id, "running");
+        awaitVmState(admin, id, "running");
 
         assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).isEqualTo(202);
-        awaitState(admin, id, "deleted");
+        awaitVmState(admin, id, "deleted");
         List<JobKind> all = kindsFor(id);
         assertThat(all.subList(all.size() - 5, all.size())).containsExactly(JobKind.STOP_DOMAIN,
                 JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
@@ -151,7 +126,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         String admin = adminToken();
         String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "retry-1", "gpuModel", "H100-SXM5-80GB",
                 "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-2")).json().get("id").asString();
-        JsonNode running = awaitState(admin, id, "running");
+        JsonNode running = awaitVmState(admin, id, "running");
         assertThat(running.get("provisionAttempts").asInt()).isEqualTo(2);
         List<JobKind> kinds = kindsFor(id);
         assertThat(kinds.subList(0, 6)).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION,
@@ -171,7 +146,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(reason).contains("activate_partition").contains("partition-conflict");
         assertThat(audit.violations()).isEmpty();
         call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
-        awaitState(admin, id, "deleted");
+        awaitVmState(admin, id, "deleted");
     }
 
     @Test
@@ -181,7 +156,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         String admin = adminToken();
         String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "doomed-1", "gpuModel", "H100-SXM5-80GB",
                 "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-3")).json().get("id").asString();
-        JsonNode failed = awaitState(admin, id, "failed");
+        JsonNode failed = awaitVmState(admin, id, "failed");
         assertThat(failed.get("stateReason").asString()).contains("provisioning failed 3 times")
                 .contains("partition-conflict");
         assertThat(heldBy(id)).isZero();
@@ -199,7 +174,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         }, "a no-capacity explanation");
         assertThat(vm(admin, id).get("state").asString()).isEqualTo("pending");
         call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
-        awaitState(admin, id, "deleted");
+        awaitVmState(admin, id, "deleted");
     }
 
     @Test
