@@ -2,6 +2,8 @@ package io.gpucloud.controlplane.demo;
 
 import io.gpucloud.controlplane.tenancy.Projects;
 import io.gpucloud.controlplane.tenancy.TokenService;
+import io.gpucloud.controlplane.tenancy.Tokens;
+import io.gpucloud.controlplane.tenancy.Users;
 import io.gpucloud.worker.agent.ControlPlaneClient;
 import io.gpucloud.worker.agent.CredentialStore;
 import io.gpucloud.worker.agent.WorkerAgent;
@@ -46,6 +48,9 @@ class DemoFleet implements AutoCloseable {
 
     private final TokenService tokens;
     private final Projects projects;
+    private final Users users;
+    private final String adminPassword;
+    private final String userPassword;
     private final JdbcClient jdbc;
     private final Path dataDir;
     private final String adminToken;
@@ -54,12 +59,17 @@ class DemoFleet implements AutoCloseable {
     private final List<SimulatedHost> hosts = new ArrayList<>();
     private final List<JobExecutor> executors = new ArrayList<>();
 
-    DemoFleet(TokenService tokens, Projects projects, JdbcClient jdbc,
+    DemoFleet(TokenService tokens, Projects projects, Users users, JdbcClient jdbc,
+              @Value("${DEMO_ADMIN_PASSWORD:}") String adminPassword,
+              @Value("${DEMO_USER_PASSWORD:}") String userPassword,
               @Value("${gpucloud.data-dir:./data}") String dataDir,
               @Value("${DEMO_ADMIN_TOKEN:}") String adminToken,
               @Value("${DEMO_PROJECT_TOKEN:}") String projectToken) {
         this.tokens = tokens;
         this.projects = projects;
+        this.users = users;
+        this.adminPassword = adminPassword;
+        this.userPassword = userPassword;
         this.jdbc = jdbc;
         this.dataDir = Path.of(dataDir).toAbsolutePath();
         this.adminToken = adminToken;
@@ -71,6 +81,7 @@ class DemoFleet implements AutoCloseable {
         int port = ((WebServerApplicationContext) event.getApplicationContext()).getWebServer().getPort();
         UUID demoProject = projects.ensureProject("demo", "demo");
         installTokens(demoProject);
+        installUsers();
 
         String bootstrap = tokens.issueBootstrapToken("demo-fleet",
                 Instant.now().plus(1, ChronoUnit.HOURS)).token();
@@ -110,6 +121,25 @@ class DemoFleet implements AutoCloseable {
             revokeGenerated("demo-project (generated)");
             log.warn("Demo project token for project 'demo' (shown once; set DEMO_PROJECT_TOKEN to choose): {}",
                     tokens.issueProjectToken("demo-project (generated)", demoProject).token());
+        }
+    }
+
+    /** An operator and a customer (owner of tenant demo) who can sign in to the console. */
+    private void installUsers() {
+        installUser("admin@demo.local", "Demo operator", "admin", null, adminPassword, "DEMO_ADMIN_PASSWORD");
+        installUser("owner@demo.local", "Demo customer", "owner", "demo", userPassword, "DEMO_USER_PASSWORD");
+    }
+
+    private void installUser(String email, String name, String role, String tenant, String configured, String env) {
+        String password = configured.isBlank() ? Tokens.password(20) : configured;
+        var existing = users.findByEmail(email);
+        if (existing.isPresent()) {
+            users.setPassword(existing.get().id(), password);
+        } else {
+            users.create(email, name, password, role, tenant);
+        }
+        if (configured.isBlank()) {
+            log.warn("Demo console user {} ({}) password (shown once; set {} to choose): {}", email, role, env, password);
         }
     }
 

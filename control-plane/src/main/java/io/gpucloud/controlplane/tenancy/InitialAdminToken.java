@@ -9,8 +9,8 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
 
 /**
- * A fresh installation has no way in: mint one admin token on first start and print it once.
- * Later starts print nothing (only the hash is stored).
+ * A fresh installation has no way in: mint one admin token and one admin console user on first
+ * start and print their secrets once. Later starts print nothing (only hashes are stored).
  */
 @Component
 @Profile("!demo")
@@ -20,10 +20,18 @@ class InitialAdminToken {
 
     private final JdbcClient jdbc;
     private final TokenService tokens;
+    private final Users users;
+    private final String adminEmail;
+    private final String adminPassword;
 
-    InitialAdminToken(JdbcClient jdbc, TokenService tokens) {
+    InitialAdminToken(JdbcClient jdbc, TokenService tokens, Users users,
+                      @org.springframework.beans.factory.annotation.Value("${gpucloud.console.initial-admin-email:admin@gpucloud.local}") String adminEmail,
+                      @org.springframework.beans.factory.annotation.Value("${gpucloud.console.initial-admin-password:}") String adminPassword) {
         this.jdbc = jdbc;
         this.tokens = tokens;
+        this.users = users;
+        this.adminEmail = adminEmail;
+        this.adminPassword = adminPassword;
     }
 
     @EventListener(ApplicationReadyEvent.class)
@@ -33,6 +41,17 @@ class InitialAdminToken {
         if (admins == 0) {
             var issued = tokens.issueAdminToken("initial-admin");
             log.warn("No admin token existed; created one. It is shown only now: {}", issued.token());
+        }
+        long adminUsers = jdbc.sql("SELECT count(*) FROM app_user WHERE role = 'admin' AND disabled_at IS NULL")
+                .query(Long.class).single();
+        if (adminUsers == 0) {
+            String password = adminPassword.isBlank() ? Tokens.password(20) : adminPassword;
+            users.create(adminEmail, "Initial admin", password, "admin", null);
+            if (adminPassword.isBlank()) {
+                log.warn("No console admin existed; created {} with password (shown only now): {}", adminEmail, password);
+            } else {
+                log.warn("No console admin existed; created {} with the configured initial password", adminEmail);
+            }
         }
     }
 }

@@ -28,6 +28,15 @@ public final class Tokens {
         return sb.toString();
     }
 
+    /** A password for a person to type once (first start, demo): {@code length} random letters and digits. */
+    public static String password(int length) {
+        StringBuilder sb = new StringBuilder(length);
+        for (int i = 0; i < length; i++) {
+            sb.append(ALPHABET[RANDOM.nextInt(ALPHABET.length)]);
+        }
+        return sb.toString();
+    }
+
     public static String hash(String token) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");

@@ -1,0 +1,93 @@
+package io.gpucloud.controlplane.console;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.microsoft.playwright.Page;
+import com.microsoft.playwright.options.AriaRole;
+import com.microsoft.playwright.options.FormData;
+import com.microsoft.playwright.options.RequestOptions;
+import io.gpucloud.controlplane.tenancy.Users;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+/** Sign-in, sign-out, wrong passwords, lockout, and a customer trying an operator page. */
+class SignInTest extends ConsoleTestBase {
+
+    @Test
+    void adminSignsInSeesTheDashboardAndSignsOut() {
+        awaitDemoFleetReady();
+        signInAsAdmin();
+        assertThat(page.locator("h1").textContent()).isEqualTo("Fleet");
+        // the capacity table shows the demo fleet's three GPU models with 8 GPUs per host
+        assertThat(page.locator("#capacity tbody tr").count()).isEqualTo(3);
+        assertThat(page.locator("#capacity").textContent()).contains("H100", "H200", "B200");
+        screenshot(page, "dashboard");
+
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Sign out")).click();
+        page.waitForURL("**/login?signedOut");
+        com.microsoft.playwright.Response again = page.navigate(url("/console/admin"));
+        assertThat(page.url()).as("signed out: back to the sign-in page").endsWith("/login");
+        assertThat(again.status()).isEqualTo(200);
+    }
+
+    @Test
+    void wrongPasswordIsRefusedWithAClearMessage() {
+        signIn(ADMIN_EMAIL, "not-the-password");
+        assertThat(page.url()).endsWith("/login?error");
+        assertThat(page.getByRole(AriaRole.ALERT).textContent()).contains("Wrong e-mail or password");
+        screenshot(page, "sign-in-failed");
+
+        signIn("nobody@demo.local", "whatever-password");
+        assertThat(page.url()).endsWith("/login?error");
+    }
+
+    @Test
+    void repeatedWrongPasswordsLockTheAccountForAWhile() {
+        String email = "lockme@demo.local";
+        jdbc.sql("DELETE FROM app_user WHERE email = ?").param(email).update();
+        users().create(email, "Lock me", "the-right-password-1", "member", "demo");
+        for (int i = 0; i < 10; i++) {
+            signIn(email, "wrong-password-" + i);
+        }
+        signIn(email, "the-right-password-1");
+        assertThat(page.url()).as("the right password is refused while locked").endsWith("/login?locked");
+        assertThat(page.getByRole(AriaRole.ALERT).textContent()).contains("Too many wrong passwords");
+
+        jdbc.sql("UPDATE app_user SET locked_until = now() - interval '1 second' WHERE email = ?").param(email).update();
+        signIn(email, "the-right-password-1");
+        assertThat(page.url()).contains("/console/projects/");
+    }
+
+    @Test
+    void customerIsDeniedOperatorPages() {
+        signInAsCustomer();
+        expectRefusal(403);
+        com.microsoft.playwright.Response r = page.navigate(url("/console/admin"));
+        assertThat(r.status()).isEqualTo(403);
+        assertThat(page.locator("h1").textContent()).isEqualTo("Not allowed");
+        screenshot(page, "denied");
+        assertThat(page.navigate(url("/console/admin/hosts")).status()).isEqualTo(403);
+    }
+
+    @Test
+    void passwordsAreStoredAsArgon2idHashes() {
+        String hash = jdbc.sql("SELECT password_hash FROM app_user WHERE email = ?").param(ADMIN_EMAIL)
+                .query(String.class).single();
+        assertThat(hash).startsWith("{argon2}$argon2id$").doesNotContain(ADMIN_PASSWORD);
+    }
+
+    @Test
+    void formsWithoutTheCsrfTokenAreRefused() {
+        var response = page.request().post(url("/login"), RequestOptions.create()
+                .setForm(FormData.create().set("email", ADMIN_EMAIL).set("password", ADMIN_PASSWORD))
+                .setMaxRedirects(0));
+        assertThat(response.status()).isEqualTo(403);
+    }
+
+    @Autowired
+    private Users usersService;
+
+    private Users users() {
+        return usersService;
+    }
+}
