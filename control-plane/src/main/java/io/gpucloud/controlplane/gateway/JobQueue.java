@@ -179,8 +179,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
                 .params(LEASE.toSeconds(), hostId)
                 .query((rs, n) -> {
                     Job j = json.readValue(rs.getString("payload"), Job.class);
-                    return new Job(j.id(), j.kind(), j.vmId(), rs.getInt("attempts"), j.bdfs(), j.partitionId(),
-                            j.driver(), j.timeoutSeconds(), j.domain());
+                    return j.withAttempt(rs.getInt("attempts"));
                 })
                 .optional();
     }

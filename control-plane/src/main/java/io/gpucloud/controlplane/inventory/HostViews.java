@@ -25,7 +25,9 @@ public final class HostViews {
                              Instant registeredAt, Instant topologyReportedAt, Instant lastHeartbeatAt,
                              String workerVersion,
                              List<NumaNodeView> numaNodes, List<DeviceView> pciDevices,
-                             List<PartitionView> partitions, Object problems) {
+                             List<PartitionView> partitions, Object problems,
+                             String virtualizationReason, Object virtualizationParams,
+                             String virtualizationRequestedMode) {
     }
 
     public record Capacity(long total, long used, long free) {

@@ -42,6 +42,7 @@ class SnapshotLoader {
         return jdbc.sql("""
                 SELECT h.id FROM host h
                  WHERE h.state = 'ready' AND h.passthrough_capable AND h.virtualization_mode = 'passthrough'
+                   AND h.virtualization_status = 'ready'
                    AND (CAST(? AS text) IS NULL OR h.gpu_model = ?)
                    AND (CAST(? AS text) IS NULL OR h.location = ?)
                    AND (cardinality(CAST(? AS uuid[])) = 0 OR h.id = ANY(CAST(? AS uuid[])))
@@ -62,11 +63,12 @@ class SnapshotLoader {
 
     /**
      * Locks the host row for the rest of the transaction and returns its allocation version; empty if
-     * the host is not ready or another placement holds it right now (skipping beats queueing behind
-     * it: the next candidate is as good).
+     * the host is not ready, has begun switching its GPU virtualization mode, or another placement holds
+     * it right now (skipping beats queueing behind it: the next candidate is as good).
      */
     Optional<Long> lockReadyHost(UUID hostId) {
-        return jdbc.sql("SELECT alloc_version FROM host WHERE id = ? AND state = 'ready' FOR NO KEY UPDATE SKIP LOCKED")
+        return jdbc.sql("SELECT alloc_version FROM host WHERE id = ? AND state = 'ready' AND virtualization_mode = "
+                        + "'passthrough' AND virtualization_status = 'ready' FOR NO KEY UPDATE SKIP LOCKED")
                 .param(hostId).query(Long.class).optional();
     }
 
@@ -215,6 +217,10 @@ class SnapshotLoader {
                        count(*) FILTER (WHERE h.state = 'ready') AS ready,
                        count(*) FILTER (WHERE h.state = 'ready' AND NOT (h.passthrough_capable
                                         AND h.virtualization_mode = 'passthrough')) AS wrong_mode,
+                       count(*) FILTER (WHERE h.state = 'ready'
+                                        AND h.virtualization_status = 'switching') AS switching,
+                       count(*) FILTER (WHERE h.state = 'ready'
+                                        AND h.virtualization_status = 'switch_failed') AS switch_failed,
                        count(*) FILTER (WHERE h.state = 'ready' AND h.total_gpus - h.used_gpus < ?) AS lack_gpus,
                        count(*) FILTER (WHERE h.state = 'ready' AND h.total_cpus - h.used_cpus < ?) AS lack_cpus,
                        count(*) FILTER (WHERE h.state = 'ready'
@@ -233,6 +239,13 @@ class SnapshotLoader {
                             .append(rs.getLong("ready")).append(" ready");
                     if (rs.getLong("wrong_mode") > 0) {
                         sb.append("; ").append(rs.getLong("wrong_mode")).append(" not in passthrough mode");
+                    }
+                    if (rs.getLong("switching") > 0) {
+                        sb.append("; ").append(rs.getLong("switching")).append(" switching GPU virtualization mode");
+                    }
+                    if (rs.getLong("switch_failed") > 0) {
+                        sb.append("; ").append(rs.getLong("switch_failed"))
+                                .append(" failed a GPU virtualization mode switch");
                     }
                     if (r.gpuCount() > 0) {
                         sb.append("; ").append(rs.getLong("lack_gpus")).append(" lack ").append(r.gpuCount())

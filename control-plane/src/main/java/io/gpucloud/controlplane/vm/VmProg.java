@@ -327,6 +327,7 @@ public class VmProg implements Prog {
                     domains.build(vm, largeBarMode));
             case STOP_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, stopTimeoutSeconds, null);
             case START_DOMAIN, UNDEFINE_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, null, null);
+            case SET_VIRTUALIZATION_MODE -> throw new IllegalArgumentException("a VM never switches a host's mode");
         };
     }
 

@@ -38,6 +38,16 @@ public final class ErrorCodes {
     public static final String INVALID_DOMAIN_SPEC = "invalid-domain-spec";
     /** The job lacks its payload (no BDFs, no partition, no domain). */
     public static final String INVALID_JOB = "invalid-job";
+    /** nvidia-smi does not see the GPU: it is not on the nvidia driver (bound to vfio-pci, passed through to a VM). */
+    public static final String GPU_NOT_VISIBLE = "gpu-not-visible";
+    /** The GPU has no MIG (nvidia-smi: "Not Supported"). */
+    public static final String MIG_NOT_SUPPORTED = "mig-not-supported";
+    /** nvidia-smi refused a MIG GPU-instance profile or its placement ("Insufficient Resources", "Invalid Argument"). */
+    public static final String MIG_PROFILE_REJECTED = "mig-profile-rejected";
+    /** nvidia-smi failed in another way. */
+    public static final String NVIDIA_SMI_ERROR = "nvidia-smi-error";
+    /** The worker has no tooling for the requested virtualization mode on this host. */
+    public static final String UNSUPPORTED_MODE = "unsupported-mode";
     /** A bug or an unexpected local failure (disk full writing the topology file, ...). */
     public static final String INTERNAL_ERROR = "internal-error";
 

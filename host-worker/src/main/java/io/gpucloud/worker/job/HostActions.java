@@ -6,6 +6,7 @@ import io.gpucloud.worker.libvirt.GuestCatalog;
 import io.gpucloud.worker.libvirt.Hypervisor;
 import io.gpucloud.worker.libvirt.HypervisorException;
 import io.gpucloud.worker.libvirt.LibvirtHypervisor;
+import io.gpucloud.worker.nvidiasmi.NvidiaSmi;
 import io.gpucloud.worker.sim.SimulatedHost;
 import io.gpucloud.worker.vfio.PciDriverBinder;
 import io.gpucloud.worker.vfio.Sysfs;
@@ -16,8 +17,9 @@ import java.util.Objects;
 /**
  * The hardware touch points one worker acts through. The same {@link JobExecutor} runs on either wiring:
  * <ul>
- *   <li>{@link #forThisHost()}: the kernel's sysfs at "/", {@code fmpm} from PATH, {@code qemu:///system};</li>
- *   <li>{@link #forSimulatedHost(SimulatedHost)}: the host's {@code SimulatedKernel}, its simulated fmpm,
+ *   <li>{@link #forThisHost()}: the kernel's sysfs at "/", {@code fmpm} and {@code nvidia-smi} from PATH,
+ *       {@code qemu:///system};</li>
+ *   <li>{@link #forSimulatedHost(SimulatedHost)}: the host's {@code SimulatedKernel}, its simulated fmpm and nvidia-smi,
  *       and a libvirt test driver of its own (real libvirt-java calls and XML parsing).</li>
  * </ul>
  *
@@ -29,9 +31,11 @@ import java.util.Objects;
  * @param catalog          guest-side device and platform facts
  * @param shutdownPoll     how often STOP_DOMAIN looks whether the guest is down yet
  * @param managementNetwork libvirt network of the VMs' management NIC, or null for none
+ * @param nvidiaSmi        nvidia-smi, for GPU virtualization modes (MIG)
  */
 public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm fmpm, Hypervisor hypervisor,
-                          CpuIdentity cpu, GuestCatalog catalog, Duration shutdownPoll, String managementNetwork) {
+                          CpuIdentity cpu, GuestCatalog catalog, Duration shutdownPoll, String managementNetwork,
+                          NvidiaSmi nvidiaSmi) {
 
     public HostActions {
         Objects.requireNonNull(sysfs);
@@ -41,13 +45,14 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
         Objects.requireNonNull(cpu);
         Objects.requireNonNull(catalog);
         Objects.requireNonNull(shutdownPoll);
+        Objects.requireNonNull(nvidiaSmi);
     }
 
     /** This server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
     public static HostActions forThisHost() throws HypervisorException {
         return new HostActions(Sysfs.linux(), PciDriverBinder.Timing.server(), Fmpm.system(),
                 LibvirtHypervisor.open(LibvirtHypervisor.SYSTEM), CpuIdentity.read(Path.of("/"), CpuIdentity.SAPPHIRE_RAPIDS),
-                GuestCatalog.builtin(), Duration.ofSeconds(1), "default");
+                GuestCatalog.builtin(), Duration.ofSeconds(1), "default", NvidiaSmi.system());
     }
 
     /**
@@ -64,6 +69,6 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
     public static HostActions forSimulatedHost(SimulatedHost host, Hypervisor hypervisor) {
         return new HostActions(host.kernel(), PciDriverBinder.Timing.immediate(), host.fmpm(), hypervisor,
                 CpuIdentity.read(host.root(), CpuIdentity.SAPPHIRE_RAPIDS), GuestCatalog.builtin(), Duration.ofMillis(20),
-                "default");
+                "default", host.nvidiaSmi());
     }
 }

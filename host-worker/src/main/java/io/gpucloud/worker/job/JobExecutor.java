@@ -42,6 +42,7 @@ import java.util.UUID;
  * <pre>
  * create: RESET_GPUS → ACTIVATE_PARTITION → BIND_VFIO → DEFINE_DOMAIN → START_DOMAIN
  * delete: STOP_DOMAIN → UNDEFINE_DOMAIN → DEACTIVATE_PARTITION → REBIND_HOST_DRIVER → RESET_GPUS
+ * host:   SET_VIRTUALIZATION_MODE (nvidia-smi MIG / HAMi-core config, see {@link VirtualizationSwitcher})
  * </pre>
  *
  * Guards the order where a wrong one hurts a tenant: no reset, rebind or bind of a device a running
@@ -65,6 +66,7 @@ public final class JobExecutor implements AutoCloseable {
     private final DomainXmlBuilder xmlBuilder;
     private final NcclTopologyWriter ncclWriter;
     private final Path domainDir;
+    private final VirtualizationSwitcher virtualization;
 
     /**
      * @param stateDir the worker's state directory; domain files go to {@code stateDir/domains}
@@ -75,6 +77,12 @@ public final class JobExecutor implements AutoCloseable {
         this.xmlBuilder = new DomainXmlBuilder(actions.catalog(), actions.managementNetwork());
         this.ncclWriter = new NcclTopologyWriter(actions.catalog(), actions.sysfs());
         this.domainDir = stateDir.resolve("domains");
+        this.virtualization = new VirtualizationSwitcher(actions.nvidiaSmi(), stateDir.resolve("virtualization"));
+    }
+
+    /** Where SET_VIRTUALIZATION_MODE to hami writes the HAMi-core config (removed for other modes). */
+    public Path hamiConfigFile() {
+        return virtualization.hamiConfigFile();
     }
 
     /** A worker for this server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
@@ -129,6 +137,7 @@ public final class JobExecutor implements AutoCloseable {
                 case UNDEFINE_DOMAIN -> undefineDomain(job, log, facts);
                 case DEACTIVATE_PARTITION -> deactivatePartition(job, log, facts);
                 case REBIND_HOST_DRIVER -> rebindHostDriver(job, log, facts);
+                case SET_VIRTUALIZATION_MODE -> setVirtualizationMode(job, log, facts);
             }
             return new JobResult(true, log.steps(), null, null, facts);
         } catch (ActionException e) {
@@ -179,6 +188,13 @@ public final class JobExecutor implements AutoCloseable {
             binder.bindHostDriver(bdf, driver, log);
         }
         bdfs.forEach(b -> facts.put("driver." + b, binder.driverOf(b).orElse("none")));
+    }
+
+    /** GPUs a running VM passes through are refused before nvidia-smi is asked (it would not see them). */
+    private void setVirtualizationMode(Job job, StepLog log, Map<String, String> facts) throws ActionException {
+        List<String> bdfs = bdfs(job);
+        refuseDevicesOfRunningDomains(bdfs, null, log, "switch the virtualization mode of");
+        virtualization.apply(job, bdfs, log, facts);
     }
 
     /**

@@ -6,7 +6,6 @@ import io.gpucloud.worker.catalog.PartitionTable;
 import io.gpucloud.worker.catalog.PlatformCatalog;
 import io.gpucloud.worker.discovery.HostDiscovery;
 import io.gpucloud.worker.fabric.SimulatedFmpm;
-import io.gpucloud.worker.nvidiasmi.NvidiaSmi;
 import io.gpucloud.worker.nvidiasmi.SimulatedNvidiaSmi;
 import io.gpucloud.worker.pci.Bdf;
 import io.gpucloud.worker.sim.BoardLayout.Dev;
@@ -98,7 +97,8 @@ public final class SimulatedHost implements AutoCloseable {
         return root;
     }
 
-    public NvidiaSmi nvidiaSmi() {
+    /** nvidia-smi of this host; its MIG state and {@code hold}/{@code release} hooks are the simulator's own. */
+    public SimulatedNvidiaSmi nvidiaSmi() {
         return nvidiaSmi;
     }
 

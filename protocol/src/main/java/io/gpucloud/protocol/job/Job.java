@@ -1,6 +1,7 @@
 package io.gpucloud.protocol.job;
 
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -15,10 +16,35 @@ import java.util.UUID;
  * @param driver         host driver to return devices to (REBIND_HOST_DRIVER), usually "nvidia"
  * @param timeoutSeconds graceful shutdown budget before destroy (STOP_DOMAIN)
  * @param domain         what to define (DEFINE_DOMAIN)
+ * @param virtualization the mode to put the GPUs in (SET_VIRTUALIZATION_MODE)
  */
 public record Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bdfs, Integer partitionId,
-                  String driver, Integer timeoutSeconds, DomainSpec domain) {
+                  String driver, Integer timeoutSeconds, DomainSpec domain, Virtualization virtualization) {
     public Job {
         bdfs = bdfs == null ? List.of() : List.copyOf(bdfs);
+    }
+
+    /** A job without a virtualization payload (every kind but SET_VIRTUALIZATION_MODE). */
+    public Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bdfs, Integer partitionId,
+               String driver, Integer timeoutSeconds, DomainSpec domain) {
+        this(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, null);
+    }
+
+    /** The same job as delivered for the {@code attempt}-th time. */
+    public Job withAttempt(int attempt) {
+        return new Job(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, virtualization);
+    }
+
+    /**
+     * A GPU virtualization mode and its parameters, as the control plane validated them against the
+     * mode catalog ({@code catalog/virtualization-modes.json}).
+     *
+     * @param mode   passthrough, mig, hami, cambricon_dsmlu or cambricon_env_share
+     * @param params e.g. {@code {"profiles": [19, 19, 9]}} for mig, {@code {"deviceSplitCount": 10, ...}} for hami
+     */
+    public record Virtualization(String mode, Map<String, Object> params) {
+        public Virtualization {
+            params = params == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(params));
+        }
     }
 }

@@ -22,5 +22,11 @@ public enum JobKind {
     /** {@code fmpm -d partitionId}; "not active" (exit 238) is success. Payload: {@code partitionId}. */
     DEACTIVATE_PARTITION,
     /** Give GPUs back to the host driver (nvidia) between tenants. Payload: {@code bdfs}, {@code driver}. */
-    REBIND_HOST_DRIVER
+    REBIND_HOST_DRIVER,
+    /**
+     * Put the listed GPUs into a virtualization mode (passthrough, MIG with its instances, HAMi-core's
+     * config); a GPU already in the wanted state is left as it is. Payload: {@code virtualization}
+     * (mode and params), {@code bdfs} (the host's GPUs).
+     */
+    SET_VIRTUALIZATION_MODE
 }
