@@ -90,6 +90,8 @@ class NodePagesTest extends ConsoleTestBase {
         page.setViewportSize(390, 844);
         page.reload();
         assertThat(page.locator("#board .gpu").count()).isEqualTo(8);
+        assertThat(((Number) page.evaluate("document.documentElement.scrollWidth")).intValue())
+                .as("no sideways scrolling at 390 px").isLessThanOrEqualTo(390);
         screenshot(page, "node-detail-narrow");
     }
 
