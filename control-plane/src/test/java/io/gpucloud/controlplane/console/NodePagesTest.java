@@ -179,6 +179,31 @@ class NodePagesTest extends ConsoleTestBase {
     }
 
     @Test
+    void whileTheModeIsSwitchingTheHeaderRefreshesItself() {
+        awaitDemoFleetReady();
+        String id = hostId("demo-b200-1");
+        signInAsAdmin();
+        try {
+            jdbc.sql("UPDATE host SET virtualization_status = 'switching', virtualization_reason = 'test: switching' "
+                    + "WHERE id = ?::uuid").param(id).update();
+            page.navigate(url("/console/admin/hosts/" + id));
+            assertThat(page.locator("#node-header").getAttribute("hx-trigger")).isEqualTo("every 2s");
+            assertThat(page.locator("#virtualization-status").textContent()).isEqualTo("switching");
+            assertThat(page.locator("#virtualization-reason").textContent()).isEqualTo("test: switching");
+
+            jdbc.sql("UPDATE host SET virtualization_status = 'ready', virtualization_reason = NULL WHERE id = ?::uuid")
+                    .param(id).update();
+            page.waitForCondition(() -> "ready".equals(page.locator("#virtualization-status").textContent()),
+                    new Page.WaitForConditionOptions().setTimeout(10_000));
+            assertThat(page.locator("#node-header").getAttribute("hx-trigger")).as("polling stops").isNull();
+            assertThat(page.locator("#board .gpu").count()).as("the rest of the page stays").isEqualTo(8);
+        } finally {
+            jdbc.sql("UPDATE host SET virtualization_status = 'ready', virtualization_reason = NULL WHERE id = ?::uuid")
+                    .param(id).update();
+        }
+    }
+
+    @Test
     void gpuListFilters() {
         awaitDemoFleetReady();
         signInAsAdmin();
