@@ -9,16 +9,14 @@ import java.util.Map;
 import java.util.UUID;
 import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.stereotype.Controller;
-import org.springframework.ui.Model;
-import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.servlet.mvc.support.RedirectAttributes;
 
 /**
- * A node's GPU virtualization mode on its console page: the status block (which polls itself
- * while the node is "Switching") and the dialog that asks for a mode and its vendor parameters.
+ * The node page's "Set virtualization mode" dialog posts here. The node header shows the status
+ * ("Switching" refreshes itself until "Ready" or "Switch Failed" with the reason).
  */
 @Controller
 class VirtualizationConsoleController {
@@ -29,26 +27,18 @@ class VirtualizationConsoleController {
         this.modes = modes;
     }
 
-    /** The status block alone, for htmx to swap in every 2 s while switching. */
-    @GetMapping("/console/admin/hosts/{hostId}/virtualization")
-    String status(@PathVariable UUID hostId, Model model) {
-        model.addAttribute("virtualization", modes.view(hostId));
-        model.addAttribute("hostId", hostId);
-        return "console/admin/virtualization :: status";
-    }
-
     @PostMapping("/console/admin/hosts/{hostId}/virtualization")
     String switchMode(@PathVariable UUID hostId, @RequestParam(required = false) String mode,
                       @RequestParam Map<String, String> form, @AuthenticationPrincipal ConsoleUser me,
                       RedirectAttributes flash) {
         try {
             modes.requestSwitch(hostId, mode, params(mode, form), me.asAdmin());
-            flash.addFlashAttribute("notice", "Switching to " + mode + ": the node shows Ready or Switch Failed when done.");
+            flash.addFlashAttribute("flash", "Switching to " + mode + ": the node shows Ready or Switch Failed when done.");
         } catch (ApiException e) {
             if (e.status().value() == 404) {
                 throw e;
             }
-            flash.addFlashAttribute("virtualizationError", e.getMessage());
+            flash.addFlashAttribute("flashError", "Cannot switch: " + e.getMessage());
         }
         return "redirect:/console/admin/hosts/" + hostId;
     }

@@ -36,12 +36,7 @@ class AdminHostController {
     @org.springframework.web.bind.annotation.PostMapping("/{hostId}/{action:drain|undrain|maintenance}")
     HostDetail act(@PathVariable UUID hostId, @PathVariable String action,
                    @org.springframework.web.bind.annotation.RequestBody(required = false) StateChange body) {
-        String target = switch (action) {
-            case "drain" -> "draining";
-            case "maintenance" -> "maintenance";
-            default -> "ready";
-        };
-        registry.setAdminState(hostId, target, body == null ? null : body.reason());
+        registry.applyAdminAction(hostId, action, body == null ? null : body.reason());
         return queries.detail(hostId);
     }
 

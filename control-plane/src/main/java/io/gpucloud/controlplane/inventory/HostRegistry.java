@@ -160,6 +160,25 @@ public class HostRegistry {
         return names;
     }
 
+    /** The operator actions the admin API and the console offer, by name. */
+    public static final java.util.Set<String> ADMIN_ACTIONS = java.util.Set.of("drain", "undrain", "maintenance");
+
+    /**
+     * An operator action by name ({@code drain}, {@code undrain} or {@code maintenance}), shared by
+     * {@code POST /admin/api/v1/hosts/{id}/{action}} and the console's node page.
+     */
+    @Transactional
+    public void applyAdminAction(UUID hostId, String action, String reason) {
+        String target = switch (action) {
+            case "drain" -> "draining";
+            case "maintenance" -> "maintenance";
+            case "undrain" -> "ready";
+            default -> throw ApiException.badRequest("action", "Unknown host action '" + action + "'; one of "
+                    + ADMIN_ACTIONS + ".");
+        };
+        setAdminState(hostId, target, reason);
+    }
+
     /** Operator actions: drain (no new VMs, running ones stay), undrain, maintenance. */
     @Transactional
     public void setAdminState(UUID hostId, String target, String reason) {

@@ -1,0 +1,156 @@
+package io.gpucloud.controlplane.console;
+
+import io.gpucloud.controlplane.inventory.HostRegistry;
+import io.gpucloud.controlplane.tenancy.AuditLog;
+import io.gpucloud.controlplane.web.ApiException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.security.core.annotation.AuthenticationPrincipal;
+import org.springframework.stereotype.Controller;
+import org.springframework.ui.Model;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.servlet.mvc.support.RedirectAttributes;
+
+/**
+ * The operator's fleet nodes: the filterable list, one node's board (GPU cards, NVLink partition
+ * tree, NUMA nodes, PCIe switches) and the drain / undrain / maintenance actions, which go through
+ * {@link HostRegistry#applyAdminAction} like {@code POST /admin/api/v1/hosts/{id}/{action}}.
+ */
+@Controller
+class NodesController {
+
+    private static final Logger log = LoggerFactory.getLogger(NodesController.class);
+
+    private final NodeQueries queries;
+    private final HostRegistry registry;
+    private final AuditLog audit;
+
+    private final io.gpucloud.controlplane.virtualization.VirtualizationModes virtualization;
+
+    NodesController(NodeQueries queries, HostRegistry registry, AuditLog audit,
+                    io.gpucloud.controlplane.virtualization.VirtualizationModes virtualization) {
+        this.virtualization = virtualization;
+        this.queries = queries;
+        this.registry = registry;
+        this.audit = audit;
+    }
+
+    @GetMapping("/console/admin/hosts")
+    String list(@RequestParam Optional<String> state, @RequestParam Optional<String> gpuModel,
+                @RequestParam Optional<String> location, @RequestParam Optional<String> q,
+                @RequestParam(defaultValue = "1") String page, Model model) {
+        String s = state.filter(NodeQueries.HOST_STATES::contains).orElse(null);
+        NodeQueries.HostFilter filter = new NodeQueries.HostFilter(s, gpuModel.orElse(null), location.orElse(null),
+                q.orElse(null));
+        model.addAttribute("filter", filter);
+        model.addAttribute("hosts", queries.hosts(filter, pageNumber(page)));
+        model.addAttribute("pageBase", pageBase("/console/admin/hosts", "state", s, "gpuModel", filter.gpuModel(),
+                "location", filter.location(), "q", filter.q()));
+        model.addAttribute("states", NodeQueries.HOST_STATES);
+        model.addAttribute("models", queries.hostModels());
+        model.addAttribute("locations", queries.locations());
+        return "console/admin/hosts";
+    }
+
+    @GetMapping("/console/admin/hosts/{id}")
+    String detail(@PathVariable String id, Model model, HttpServletResponse response) {
+        Optional<NodeQueries.Node> node = uuid(id).flatMap(queries::node);
+        if (node.isEmpty()) {
+            return notFound(model, response, "No node with id " + id + ".");
+        }
+        model.addAttribute("node", node.get());
+        model.addAttribute("host", node.get().host());
+        model.addAttribute("hostId", node.get().host().id());
+        model.addAttribute("virtualizationCatalog", virtualization.catalog(node.get().host().id()));
+        return "console/admin/host";
+    }
+
+    @PostMapping("/console/admin/hosts/{id}/{action:drain|undrain|maintenance}")
+    String act(@PathVariable String id, @PathVariable String action,
+               @RequestParam Optional<String> reason, @AuthenticationPrincipal ConsoleUser me,
+               HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash, Model model) {
+        Optional<UUID> hostId = uuid(id);
+        if (hostId.isEmpty()) {
+            return notFound(model, response, "No node with id " + id + ".");
+        }
+        String why = reason.filter(r -> !r.isBlank()).map(String::strip).orElse(null);
+        String result;
+        int status;
+        try {
+            registry.applyAdminAction(hostId.get(), action, why);
+            flash.addFlashAttribute("flash", switch (action) {
+                case "drain" -> "Draining: no new VMs are placed on this node; running ones stay.";
+                case "maintenance" -> "The node is in maintenance.";
+                default -> "The node is ready again and takes new VMs.";
+            });
+            result = "succeeded";
+            status = 303;
+        } catch (ApiException e) {
+            if (e.status().value() == 404) {
+                return notFound(model, response, "No node with id " + id + ".");
+            }
+            flash.addFlashAttribute("flashError", e.getMessage());
+            result = "rejected";
+            status = e.status().value();
+        }
+        try {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("status", status);
+            detail.put("method", "POST");
+            detail.put("path", request.getRequestURI());
+            if (why != null) {
+                detail.put("reason", why);
+            }
+            audit.record(new AuditLog.Event(me.asAdmin(), "host." + action, "host", hostId.get().toString(),
+                    request.getRemoteAddr(), result, detail));
+        } catch (RuntimeException e) {
+            log.error("Could not write the audit event for {} of host {}", action, id, e);
+        }
+        return "redirect:/console/admin/hosts/" + hostId.get();
+    }
+
+    static String notFound(Model model, HttpServletResponse response, String message) {
+        response.setStatus(404);
+        model.addAttribute("message", message);
+        return "console/not-found";
+    }
+
+    static Optional<UUID> uuid(String s) {
+        try {
+            return Optional.of(UUID.fromString(s));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The list's URL with its filters, ending in {@code page=} so templates append the page number. */
+    static String pageBase(String path, String... namesAndValues) {
+        org.springframework.web.util.UriComponentsBuilder b =
+                org.springframework.web.util.UriComponentsBuilder.fromPath(path);
+        for (int i = 0; i < namesAndValues.length; i += 2) {
+            String v = namesAndValues[i + 1];
+            if (v != null && !v.isBlank()) {
+                b.queryParam(namesAndValues[i], v.strip());
+            }
+        }
+        String url = b.encode().build().toUriString();
+        return url + (url.contains("?") ? "&" : "?") + "page=";
+    }
+
+    static int pageNumber(String page) {
+        try {
+            return Math.max(1, Math.min(1_000_000, Integer.parseInt(page.strip())));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+}
