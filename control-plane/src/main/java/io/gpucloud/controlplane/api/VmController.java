@@ -35,7 +35,7 @@ class VmController {
 
     @StrictJson.Reject
     record CreateVm(String name, String instanceType, String location, List<String> sshPublicKeys,
-                    List<UUID> sshKeyIds, Long expectedDurationSeconds) {
+                    List<UUID> sshKeyIds, Long expectedDurationSeconds, String bootImage, String userData) {
     }
 
     /** 201 for a new VM; 200 with the same VM when an Idempotency-Key replays the same request. */

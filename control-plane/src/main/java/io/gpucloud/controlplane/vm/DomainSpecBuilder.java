@@ -13,7 +13,8 @@ import org.springframework.stereotype.Component;
 /**
  * What the worker must render, read from what the VM holds: its pinned CPUs (vCPUs numbered node
  * by node so guest cells are contiguous), one guest NUMA cell per host node it draws hugepages
- * from, and every PCI function it holds with the switch it sits behind.
+ * from, every PCI function it holds with the switch it sits behind, and the boot disk: the path of
+ * the catalog image the VM was created from (null for VMs created without one, e.g. by operators).
  */
 @Component
 class DomainSpecBuilder {
@@ -28,9 +29,10 @@ class DomainSpecBuilder {
         record Vm(String name, long memoryMiB, String platform, String bootImage) {
         }
         Vm vm = jdbc.sql("""
-                SELECT v.name, v.memory_mib, h.platform FROM vm v JOIN host h ON h.id = v.host_id WHERE v.id = ?
+                SELECT v.name, v.memory_mib, h.platform, v.boot_disk FROM vm v JOIN host h ON h.id = v.host_id
+                 WHERE v.id = ?
                 """).param(vmId)
-                .query((rs, n) -> new Vm(rs.getString(1), rs.getLong(2), rs.getString(3), null)).single();
+                .query((rs, n) -> new Vm(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4))).single();
         List<VcpuPin> pins = new ArrayList<>();
         jdbc.sql("SELECT cpu_id, node_id, socket_id, core_id FROM cpu WHERE vm_id = ? ORDER BY node_id, core_id, cpu_id")
                 .param(vmId)
