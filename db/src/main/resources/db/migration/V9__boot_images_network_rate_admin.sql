@@ -30,7 +30,8 @@ CREATE TABLE vm_address (
 -- The lowest free address of the location's subnet from .0.10 up (.0.1-.0.9 are left for gateways
 -- and services); the VM's current address when it already has one there. Deterministic: the same
 -- sequence of allocations and releases gives the same addresses. Serialized per location by an
--- advisory lock held until commit, so concurrent allocations cannot pick the same address.
+-- advisory lock held until commit, so concurrent allocations cannot pick the same address (and the
+-- unique constraint would refuse it anyway). A location with no subnet yet gets the lowest free index.
 CREATE FUNCTION allocate_vm_address(p_vm uuid, p_location text) RETURNS inet
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -38,11 +39,14 @@ DECLARE
     current inet;
     offs    bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('location_subnet'));
-    INSERT INTO location_subnet (location, subnet_index)
-    SELECT p_location, coalesce((SELECT min(i) FROM generate_series(1, 254) i
-                                  WHERE NOT EXISTS (SELECT 1 FROM location_subnet s WHERE s.subnet_index = i)), 0)
-    ON CONFLICT (location) DO NOTHING;
+    IF NOT EXISTS (SELECT 1 FROM location_subnet WHERE location = p_location) THEN
+        -- a location's first address: numbering a new subnet is serialized across locations
+        PERFORM pg_advisory_xact_lock(hashtext('location_subnet'));
+        INSERT INTO location_subnet (location, subnet_index)
+        SELECT p_location, coalesce((SELECT min(i) FROM generate_series(1, 254) i
+                                      WHERE NOT EXISTS (SELECT 1 FROM location_subnet s WHERE s.subnet_index = i)), 0)
+        ON CONFLICT (location) DO NOTHING;
+    END IF;
     SELECT ('10.' || subnet_index || '.0.0')::inet INTO base FROM location_subnet WHERE location = p_location;
 
     PERFORM pg_advisory_xact_lock(hashtext('vm_address:' || p_location));

@@ -98,6 +98,13 @@ class VmImageAndNetworkTest extends CustomerApiTestBase {
         assertThat(jdbc.sql("""
                 SELECT payload->'domain'->>'bootImage' FROM worker_job WHERE vm_id = ?::uuid AND kind = 'DEFINE_DOMAIN'
                 """).param(b).query(String.class).single()).isEqualTo("/var/lib/gpucloud/images/debian-12.qcow2");
+        JsonNode init = json.readTree(jdbc.sql("""
+                SELECT payload->'domain'->'guestInit' FROM worker_job WHERE vm_id = ?::uuid AND kind = 'DEFINE_DOMAIN'
+                """).param(b).query(String.class).single());
+        assertThat(init.get("hostname").asString()).isEqualTo("b");
+        assertThat(init.get("privateIpv4").asString()).isEqualTo(ipB);
+        assertThat(init.get("prefixLength").asInt()).isEqualTo(16);
+        assertThat(init.get("userData").asString()).isEqualTo("#cloud-config\nhostname: b\n");
 
         // stopped keeps the address; deleted releases it, and the next VM reuses the lowest free one
         call("POST", "/api/v1/vms/" + a + "/stop", token, null);
@@ -121,6 +128,7 @@ class VmImageAndNetworkTest extends CustomerApiTestBase {
                 "location", "net-1"));
         if (image != null) {
             body.put("bootImage", image);
+            body.put("userData", "#cloud-config\nhostname: " + name + "\n");
         }
         Response r = call("POST", "/api/v1/vms", token, body);
         assertThat(r.status()).as(r.body()).isEqualTo(201);
