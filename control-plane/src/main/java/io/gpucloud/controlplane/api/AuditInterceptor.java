@@ -61,9 +61,11 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
         String[] target = (String[]) request.getAttribute(TARGET);
         String type = target != null ? target[0] : typeOf(request.getRequestURI());
         String id = target != null ? target[1] : vars.getOrDefault("vmId", vars.getOrDefault("keyId",
-                vars.getOrDefault("tokenId", vars.get("hostId"))));
+                vars.getOrDefault("tokenId", vars.getOrDefault("hostId",
+                        vars.getOrDefault("projectId", vars.get("tenantId"))))));
         String verb = vars.containsKey("action") ? vars.get("action")
-                : request.getMethod().equals("DELETE") ? "delete" : "create";
+                : request.getMethod().equals("DELETE") ? "delete"
+                : request.getMethod().equals("PUT") || request.getMethod().equals("PATCH") ? "update" : "create";
         int status = ex != null && response.getStatus() < 400 ? 500 : response.getStatus();
         Map<String, Object> detail = new LinkedHashMap<>();
         detail.put("status", status);
@@ -88,6 +90,9 @@ class AuditInterceptor implements HandlerInterceptor, WebMvcConfigurer {
             case "tokens" -> "token";
             case "hosts" -> "host";
             case "bootstrap-tokens" -> "bootstrap-token";
+            case "tenants" -> "tenant";
+            case "projects" -> "project";
+            case "rate-cards" -> "rate-card";
             default -> collection;
         };
     }

@@ -15,9 +15,11 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
+import org.springframework.http.HttpStatus;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -38,6 +40,10 @@ class CustomerVms {
     private static final Pattern BDF = Pattern.compile("\\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]\\b");
     private static final int MAX_SSH_KEYS = 32;
     private static final long MAX_EXPECTED_DURATION_SECONDS = Duration.ofDays(366).toSeconds();
+    /** cloud-init user data, in UTF-8 bytes (the database refuses more, too). */
+    static final int MAX_USER_DATA_BYTES = 16 * 1024;
+    /** States in which a VM holds its private address and shows how to reach it. */
+    private static final Set<String> NETWORK_STATES = Set.of("running", "stopping", "stopped", "starting", "rebooting");
 
     private final JdbcClient jdbc;
     private final JsonMapper json;
@@ -45,10 +51,12 @@ class CustomerVms {
     private final InstanceTypes types;
     private final SshKeys sshKeys;
     private final Quotas quotas;
+    private final BootImages images;
 
     CustomerVms(JdbcClient jdbc, JsonMapper json, VmService vms, InstanceTypes types, SshKeys sshKeys,
-                Quotas quotas) {
+                Quotas quotas, BootImages images) {
         this.quotas = quotas;
+        this.images = images;
         this.jdbc = jdbc;
         this.json = json;
         this.vms = vms;
@@ -59,8 +67,19 @@ class CustomerVms {
     /** What a customer sees of a VM: never a host name, device address or host id. */
     record CustomerVm(UUID id, String name, String instanceType, String state, String stateReason, String location,
                       String gpuModel, int gpuCount, int vcpus, long memoryMiB, Integer nvlinkPartitionSize,
-                      int numaNodeCount, List<String> sshPublicKeys, Instant createdAt, Instant updatedAt,
-                      Instant deletedAt) {
+                      int numaNodeCount, List<String> sshPublicKeys, String bootImage, UserData userData,
+                      Network network, Instant createdAt, Instant updatedAt, Instant deletedAt) {
+    }
+
+    /** The user data is not echoed back (it may hold secrets): its size and SHA-256 identify it. */
+    record UserData(int sizeBytes, String sha256) {
+    }
+
+    /**
+     * The private IPv4 address the control plane allocated to the VM in its location's subnet, and
+     * how to log in; shown while the VM is running or stopped (it keeps its address until deleted).
+     */
+    record Network(String privateIpv4, String sshCommand) {
     }
 
     record Created(CustomerVm vm, boolean replayed) {
@@ -114,6 +133,25 @@ class CustomerVms {
             throw ApiException.badRequest("expectedDurationSeconds",
                     "expectedDurationSeconds must be between 60 and " + MAX_EXPECTED_DURATION_SECONDS + ".");
         }
+        BootImages.BootImage image = r.bootImage() == null ? images.defaultImage()
+                : images.find(r.bootImage()).orElseThrow(() -> new ApiException(HttpStatus.UNPROCESSABLE_CONTENT,
+                        "unknown-boot-image", "Unknown boot image",
+                        "bootImage must be one of " + images.all().stream().map(BootImages.BootImage::name).toList()
+                                + "; see GET /api/v1/boot-images.", Map.of("field", "bootImage")));
+        String userData = r.userData() == null || r.userData().isEmpty() ? null : r.userData();
+        if (userData != null) {
+            int size = userData.getBytes(StandardCharsets.UTF_8).length;
+            if (size > MAX_USER_DATA_BYTES) {
+                throw new ApiException(HttpStatus.UNPROCESSABLE_CONTENT, "user-data-too-large", "User data too large",
+                        "userData is " + size + " bytes of UTF-8; at most " + MAX_USER_DATA_BYTES + " are accepted.",
+                        Map.of("field", "userData", "sizeBytes", size, "limitBytes", MAX_USER_DATA_BYTES));
+            }
+            if (userData.indexOf('\0') >= 0) {
+                throw new ApiException(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-user-data", "Invalid user data",
+                        "userData must be text (cloud-init): it may not contain NUL characters.",
+                        Map.of("field", "userData"));
+            }
+        }
         List<String> keys = new ArrayList<>();
         List<String> given = r.sshPublicKeys() == null ? List.of() : r.sshPublicKeys();
         for (int i = 0; i < given.size(); i++) {
@@ -128,8 +166,8 @@ class CustomerVms {
         UUID id = vms.create(new VmService.NewVm(projectId, r.name(), type.name(), type.gpuModel(), type.gpuCount(),
                 type.vcpus(), type.memoryMiB(), r.location(),
                 r.expectedDurationSeconds() == null ? null : Duration.ofSeconds(r.expectedDurationSeconds())));
-        jdbc.sql("UPDATE vm SET ssh_public_keys = ? WHERE id = ?")
-                .params(keys.toArray(String[]::new), id).update();
+        jdbc.sql("UPDATE vm SET ssh_public_keys = ?, boot_image = ?, boot_disk = ?, user_data = ? WHERE id = ?")
+                .params(keys.toArray(String[]::new), image.name(), image.diskPath(), userData, id).update();
         return id;
     }
 
@@ -188,18 +226,32 @@ class CustomerVms {
             SELECT v.id, v.name, v.instance_type, v.state, v.state_reason, v.location, v.gpu_model, v.gpu_count,
                    v.vcpus, v.memory_mib, cardinality(v.numa_nodes) AS numa_node_count, v.ssh_public_keys,
                    v.created_at, v.updated_at, v.deleted_at, h.name AS host_name,
-                   (SELECT p.gpu_count FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_size
-              FROM vm v LEFT JOIN host h ON h.id = v.host_id
+                   (SELECT p.gpu_count FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_size,
+                   v.boot_image, octet_length(v.user_data) AS user_data_size,
+                   encode(sha256(convert_to(v.user_data, 'UTF8')), 'hex') AS user_data_sha256,
+                   host(a.address) AS private_ipv4
+              FROM vm v LEFT JOIN host h ON h.id = v.host_id LEFT JOIN vm_address a ON a.vm_id = v.id
             """;
 
-    private static CustomerVm view(ResultSet rs) throws SQLException {
+    private CustomerVm view(ResultSet rs) throws SQLException {
         Object[] keys = (Object[]) rs.getArray("ssh_public_keys").getArray();
         return new CustomerVm(rs.getObject("id", UUID.class), rs.getString("name"), rs.getString("instance_type"),
                 rs.getString("state"), scrub(rs.getString("state_reason"), rs.getString("host_name")),
                 rs.getString("location"), rs.getString("gpu_model"), rs.getInt("gpu_count"), rs.getInt("vcpus"),
                 rs.getLong("memory_mib"), (Integer) rs.getObject("partition_size"), rs.getInt("numa_node_count"),
-                java.util.Arrays.stream(keys).map(String::valueOf).toList(), instant(rs, "created_at"),
+                java.util.Arrays.stream(keys).map(String::valueOf).toList(), rs.getString("boot_image"),
+                rs.getString("user_data_sha256") == null ? null
+                        : new UserData(rs.getInt("user_data_size"), rs.getString("user_data_sha256")),
+                network(rs.getString("state"), rs.getString("private_ipv4"), rs.getString("boot_image")),
+                instant(rs, "created_at"),
                 instant(rs, "updated_at"), instant(rs, "deleted_at"));
+    }
+
+    private Network network(String state, String address, String bootImage) {
+        if (address == null || !NETWORK_STATES.contains(state)) {
+            return null;
+        }
+        return new Network(address, "ssh " + images.loginUser(bootImage) + "@" + address);
     }
 
     /** Reasons come from host workers and may name the host or a device address: keep those inside. */

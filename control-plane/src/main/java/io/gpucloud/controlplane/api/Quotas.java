@@ -7,12 +7,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.http.HttpStatus;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
 
 /**
  * Per-project limits on GPUs per model ({@code gpus:<model>}), vCPUs and VMs. Limits come from
@@ -87,6 +89,43 @@ class Quotas {
                         Map.of("resource", resource, "limit", limit, "inUse", inUse, "requested", requested));
             }
         });
+    }
+
+    /** Most any limit may be set to: far beyond any fleet, low enough to catch a typo'd extra digit. */
+    static final int MAX_LIMIT = 1_000_000;
+
+    /**
+     * Replaces the project's limits (PUT semantics): each listed resource gets its limit, every other
+     * resource goes back to the default. A limit below what is in use refuses new VMs only; nothing
+     * running is stopped. Resources are {@code vms}, {@code vcpus} and {@code gpus:<model>} for a GPU
+     * model of the catalog.
+     */
+    @Transactional
+    void replace(UUID projectId, Map<String, ? extends Number> requested) {
+        Map<String, Integer> limits = new LinkedHashMap<>();
+        Set<String> gpuModels = new TreeSet<>();
+        types.all().stream().map(InstanceTypes.InstanceType::gpuModel).filter(Objects::nonNull).forEach(gpuModels::add);
+        requested.forEach((resource, limit) -> {
+            String field = "limits." + resource;
+            boolean known = resource.equals("vms") || resource.equals("vcpus")
+                    || resource.startsWith("gpus:") && gpuModels.contains(resource.substring(5));
+            if (!known) {
+                throw ApiException.badRequest(field, "Unknown resource '" + resource + "': use vms, vcpus or one of "
+                        + gpuModels.stream().map(m -> "gpus:" + m).toList() + ".");
+            }
+            // a JSON number with a fraction arrives as a Double or BigDecimal: not a count of anything
+            boolean integral = limit instanceof Integer || limit instanceof Long || limit instanceof java.math.BigInteger;
+            if (!integral || limit.longValue() < 0 || limit.longValue() > MAX_LIMIT
+                    || limit instanceof java.math.BigInteger b && b.bitLength() > 62) {
+                throw ApiException.badRequest(field, field + " must be an integer between 0 and " + MAX_LIMIT + ".");
+            }
+            limits.put(resource, limit.intValue());
+        });
+        lockProject(projectId);
+        jdbc.sql("DELETE FROM project_quota WHERE project_id = ?").param(projectId).update();
+        limits.forEach((resource, limit) -> jdbc.sql(
+                        "INSERT INTO project_quota (project_id, resource, max_amount) VALUES (?, ?, ?)")
+                .params(projectId, resource, limit).update());
     }
 
     void lockProject(UUID projectId) {

@@ -3,6 +3,7 @@ package io.gpucloud.controlplane.api;
 import io.gpucloud.controlplane.tenancy.Principal;
 import io.gpucloud.controlplane.vm.VmService;
 import io.gpucloud.controlplane.web.StrictJson;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.List;
 import java.util.UUID;
@@ -35,11 +36,14 @@ class VmController {
 
     @StrictJson.Reject
     record CreateVm(String name, String instanceType, String location, List<String> sshPublicKeys,
-                    List<UUID> sshKeyIds, Long expectedDurationSeconds) {
+                    List<UUID> sshKeyIds, Long expectedDurationSeconds, String bootImage, String userData) {
     }
 
     /** 201 for a new VM; 200 with the same VM when an Idempotency-Key replays the same request. */
     @PostMapping
+    @ApiResponse(responseCode = "201", description = "Created", useReturnTypeSchema = true)
+    @ApiResponse(responseCode = "200", description = "Replayed: the VM an earlier request with the same "
+            + "Idempotency-Key and body created", useReturnTypeSchema = true)
     ResponseEntity<CustomerVms.CustomerVm> create(@RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal caller,
             @RequestHeader(name = "Idempotency-Key", required = false) String idempotencyKey,
             @RequestBody CreateVm request, HttpServletRequest http) {

@@ -49,10 +49,11 @@ class RateCardSync implements ApplicationRunner {
                     INSERT INTO reporting.rate_card (instance_type, location, price_per_hour, effective_from)
                     SELECT :name, NULL, :price,
                            CASE WHEN EXISTS (SELECT 1 FROM reporting.rate_card
-                                              WHERE instance_type = :name AND location IS NULL)
+                                              WHERE instance_type = :name AND location IS NULL
+                                                AND source = 'catalog')
                                 THEN now() ELSE '-infinity'::timestamptz END
                      WHERE (SELECT price_per_hour FROM reporting.rate_card
-                             WHERE instance_type = :name AND location IS NULL
+                             WHERE instance_type = :name AND location IS NULL AND source = 'catalog'
                              ORDER BY effective_from DESC LIMIT 1) IS DISTINCT FROM CAST(:price AS numeric)
                     ON CONFLICT DO NOTHING
                     """).param("name", name).param("price", price).update();

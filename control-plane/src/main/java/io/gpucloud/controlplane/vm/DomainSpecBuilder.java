@@ -5,6 +5,7 @@ import io.gpucloud.protocol.job.DomainSpec.HostDevice;
 import io.gpucloud.protocol.job.DomainSpec.NumaCell;
 import io.gpucloud.protocol.job.DomainSpec.VcpuPin;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -13,7 +14,9 @@ import org.springframework.stereotype.Component;
 /**
  * What the worker must render, read from what the VM holds: its pinned CPUs (vCPUs numbered node
  * by node so guest cells are contiguous), one guest NUMA cell per host node it draws hugepages
- * from, and every PCI function it holds with the switch it sits behind.
+ * from, every PCI function it holds with the switch it sits behind, and the boot disk: the path of
+ * the catalog image the VM was created from (null for VMs created without one, e.g. by operators),
+ * with the guest-init data (hostname, user data, private address, SSH keys) a cloud-init seed would carry.
  */
 @Component
 class DomainSpecBuilder {
@@ -25,12 +28,17 @@ class DomainSpecBuilder {
     }
 
     DomainSpec build(UUID vmId, String largeBarMode) {
-        record Vm(String name, long memoryMiB, String platform, String bootImage) {
+        record Vm(String name, long memoryMiB, String platform, String bootImage, DomainSpec.GuestInit init) {
         }
         Vm vm = jdbc.sql("""
-                SELECT v.name, v.memory_mib, h.platform FROM vm v JOIN host h ON h.id = v.host_id WHERE v.id = ?
+                SELECT v.name, v.memory_mib, h.platform, v.boot_disk, v.user_data, host(a.address), v.ssh_public_keys
+                  FROM vm v JOIN host h ON h.id = v.host_id LEFT JOIN vm_address a ON a.vm_id = v.id
+                 WHERE v.id = ?
                 """).param(vmId)
-                .query((rs, n) -> new Vm(rs.getString(1), rs.getLong(2), rs.getString(3), null)).single();
+                .query((rs, n) -> new Vm(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
+                        new DomainSpec.GuestInit(rs.getString(1), rs.getString(5), rs.getString(6), 16,
+                                Arrays.stream((Object[]) rs.getArray(7).getArray()).map(String::valueOf).toList())))
+                .single();
         List<VcpuPin> pins = new ArrayList<>();
         jdbc.sql("SELECT cpu_id, node_id, socket_id, core_id FROM cpu WHERE vm_id = ? ORDER BY node_id, core_id, cpu_id")
                 .param(vmId)
@@ -52,6 +60,6 @@ class DomainSpecBuilder {
                 .list();
         long memory = cells.stream().mapToLong(NumaCell::memoryMiB).sum();
         return new DomainSpec(vmId, "vm-" + vmId, memory == 0 ? vm.memoryMiB() : memory, pins, cells, devices,
-                vm.platform(), vm.bootImage(), largeBarMode);
+                vm.platform(), vm.bootImage(), largeBarMode, vm.init());
     }
 }

@@ -149,6 +149,9 @@ public class VmProg implements Prog {
         s.put("attempt", attempt);
         s.put("hostId", outcome.placement().get().hostId().toString());
         jdbc.sql("UPDATE vm SET provision_attempts = ? WHERE id = ?").params(attempt, vmId(s)).update();
+        // the private address, in the subnet of the host's location (V9: allocate_vm_address)
+        jdbc.sql("SELECT host(allocate_vm_address(v.id, h.location)) FROM vm v JOIN host h ON h.id = v.host_id WHERE v.id = ?")
+                .param(vmId(s)).query(String.class).optional();
         setState(s, "provisioning", null);
         return Outcome.hop("reset_gpus");
     }

@@ -27,7 +27,8 @@ public class VmQueries {
     public record VmView(UUID id, UUID projectId, String name, String state, String stateReason, String instanceType,
                          String gpuModel, int gpuCount, int vcpus, long memoryMiB, String location, UUID hostId,
                          String hostName, Integer partitionId, List<String> gpuBdfs, List<Integer> numaNodes,
-                         int provisionAttempts, String workflowLabel, Instant createdAt, Instant updatedAt,
+                         int provisionAttempts, String workflowLabel, String bootImage, String bootDisk,
+                         String privateIpv4, String addressLocation, Instant createdAt, Instant updatedAt,
                          Instant deletedAt, List<JobView> jobs) {
     }
 
@@ -60,17 +61,20 @@ public class VmQueries {
         return new VmView(head.id(), head.projectId(), head.name(), head.state(), head.stateReason(),
                 head.instanceType(), head.gpuModel(), head.gpuCount(), head.vcpus(), head.memoryMiB(), head.location(),
                 head.hostId(), head.hostName(), head.partitionId(), head.gpuBdfs(), head.numaNodes(),
-                head.provisionAttempts(), head.workflowLabel(), head.createdAt(), head.updatedAt(), head.deletedAt(),
+                head.provisionAttempts(), head.workflowLabel(), head.bootImage(), head.bootDisk(), head.privateIpv4(),
+                head.addressLocation(), head.createdAt(), head.updatedAt(), head.deletedAt(),
                 jobs);
     }
 
     private static final String BASE = """
             SELECT v.*, h.name AS host_name, s.label AS workflow_label,
+                   host(a.address) AS private_ipv4, a.location AS address_location,
                    (SELECT partition_id FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_id,
                    ARRAY(SELECT bdf FROM pci_device d WHERE d.vm_id = v.id AND d.kind = 'gpu' ORDER BY bdf) AS gpu_bdfs
               FROM vm v
               LEFT JOIN host h ON h.id = v.host_id
               LEFT JOIN strand s ON s.id = (v.placement->>'strandId')::uuid
+              LEFT JOIN vm_address a ON a.vm_id = v.id
             """;
 
     private static VmView view(ResultSet rs, List<JobView> jobs) throws SQLException {
@@ -83,7 +87,9 @@ public class VmQueries {
                 (Integer) rs.getObject("partition_id"),
                 java.util.Arrays.stream(bdfs).map(String::valueOf).toList(),
                 java.util.Arrays.stream(nodes).map(o -> ((Number) o).intValue()).toList(),
-                rs.getInt("provision_attempts"), rs.getString("workflow_label"), ts(rs, "created_at"),
+                rs.getInt("provision_attempts"), rs.getString("workflow_label"), rs.getString("boot_image"),
+                rs.getString("boot_disk"), rs.getString("private_ipv4"), rs.getString("address_location"),
+                ts(rs, "created_at"),
                 ts(rs, "updated_at"), ts(rs, "deleted_at"), jobs);
     }
 

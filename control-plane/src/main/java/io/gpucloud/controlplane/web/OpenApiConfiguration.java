@@ -23,7 +23,7 @@ class OpenApiConfiguration {
                                 + "and host-worker protocol (/worker/v1, host credentials). Errors are RFC 9457 "
                                 + "application/problem+json.")
                         .license(new License().name("Apache-2.0").url("https://www.apache.org/licenses/LICENSE-2.0")))
-                .addServersItem(new Server().url("http://localhost:8080").description("local demo"))
+                .addServersItem(new Server().url("/").description("this control plane (the demo listens on port 8080)"))
                 .components(new Components().addSecuritySchemes("bearer",
                         new SecurityScheme().type(SecurityScheme.Type.HTTP).scheme("bearer")
                                 .description("gpc_admin_…, gpc_project_… or a host credential, by surface")))

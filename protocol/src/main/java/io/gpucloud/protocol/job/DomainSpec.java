@@ -15,13 +15,39 @@ import java.util.UUID;
  * @param platform      host platform (e.g. HGX_B200_8: GPUs behind root ports)
  * @param bootImage     path of the boot disk image on the host, or null for none
  * @param largeBarMode  how to treat large BARs: "default", or "x-no-mmap" for older QEMU
+ * @param guestInit     what cloud-init should configure in the guest, or null (not rendered by the worker yet)
  */
 public record DomainSpec(UUID vmId, String name, long memoryMiB, List<VcpuPin> vcpus, List<NumaCell> cells,
-                         List<HostDevice> devices, String platform, String bootImage, String largeBarMode) {
+                         List<HostDevice> devices, String platform, String bootImage, String largeBarMode,
+                         GuestInit guestInit) {
     public DomainSpec {
         vcpus = List.copyOf(vcpus);
         cells = List.copyOf(cells);
         devices = List.copyOf(devices);
+    }
+
+    /** A spec without guest initialization data. */
+    public DomainSpec(UUID vmId, String name, long memoryMiB, List<VcpuPin> vcpus, List<NumaCell> cells,
+                      List<HostDevice> devices, String platform, String bootImage, String largeBarMode) {
+        this(vmId, name, memoryMiB, vcpus, cells, devices, platform, bootImage, largeBarMode, null);
+    }
+
+    /**
+     * Cloud-init data for a NoCloud seed: the guest's hostname, the customer's user data and the
+     * private address the control plane allocated (with its subnet's prefix length). The worker does
+     * not render a seed from it yet; the fields say what it would carry.
+     *
+     * @param hostname      the VM's name
+     * @param userData      the customer's cloud-init user data, or null
+     * @param privateIpv4   the allocated address, or null when none is allocated
+     * @param prefixLength  prefix length of the location's subnet (16)
+     * @param sshPublicKeys the OpenSSH public keys to install for the image's login user
+     */
+    public record GuestInit(String hostname, String userData, String privateIpv4, int prefixLength,
+                            List<String> sshPublicKeys) {
+        public GuestInit {
+            sshPublicKeys = sshPublicKeys == null ? List.of() : List.copyOf(sshPublicKeys);
+        }
     }
 
     /**
