@@ -75,6 +75,26 @@ class ProjectConsoleTest extends ConsoleTestBase {
     }
 
     @Test
+    void aQuotaRefusalShowsItsNumbers() {
+        signInAsCustomer();
+        UUID project = UUID.fromString(projectPath().substring("/console/projects/".length()));
+        long inUse = jdbc.sql("SELECT count(*) FROM vm WHERE project_id = ? AND state NOT IN ('deleted', 'failed')")
+                .param(project).query(Long.class).single();
+        jdbc.sql("INSERT INTO project_quota (project_id, resource, max_amount) VALUES (?, 'vms', ?)")
+                .params(project, (int) inUse).update();
+        try {
+            page.getByLabel("Name").fill("over-quota");
+            page.locator("#type-cpu4").check();
+            expectRefusal(403);
+            page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Create VM")).click();
+            assertThat(page.locator("#create-error"))
+                    .containsText("quota for vms is " + inUse + "; " + inUse + " in use and 1 requested");
+        } finally {
+            jdbc.sql("DELETE FROM project_quota WHERE project_id = ? AND resource = 'vms'").param(project).update();
+        }
+    }
+
+    @Test
     void aViewerSeesNoFormsAndItsPostsAreRefused() {
         String email = "viewer-console@demo.local";
         jdbc.sql("DELETE FROM app_user WHERE email = ?").param(email).update();

@@ -144,6 +144,28 @@ class VmPagesTest extends ConsoleTestBase {
     }
 
     @Test
+    void aPendingVmShowsWhyNoHostFitsRefreshesLiveAndTheOperatorDeletesIt() {
+        var created = call("POST", "/api/v1/vms", PROJECT_TOKEN,
+                "{\"name\":\"nowhere-" + System.nanoTime() % 1_000_000 + "\",\"instanceType\":\"h100x8\",\"location\":\"nowhere\"}");
+        assertThat(created.status()).isEqualTo(201);
+        createdVmId = created.json().get("id").asString();
+        awaitVmState(ADMIN_TOKEN, createdVmId, "pending");
+        signInAsAdmin();
+        page.navigate(url("/console/admin/vms/" + createdVmId));
+        assertThat(page.locator("#vm-state")).hasText("pending");
+        assertThat(page.locator("#vm-live")).hasAttribute("hx-trigger", "every 2s");
+        assertThat(page.locator("#vm-explanation")).containsText("Why no host fits");
+        assertThat(page.locator("#vm-explanation .alert")).not().isEmpty();
+        assertThat(page.locator("#vm-placement")).containsText("Not placed");
+        screenshot(page, "vm-detail-admin-pending");
+
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Delete")).click();
+        assertThat(page.locator(".alert.ok")).hasText("Deleting the VM.");
+        assertThat(page.locator("#vm-state")).hasText("deleted", SLOW);
+        assertThat(page.locator("#vm-live")).not().hasAttribute("hx-trigger", "every 2s");
+    }
+
+    @Test
     void unknownVmIsANotFoundPageAndTheOperatorListFilters() {
         signInAsAdmin();
         expectRefusal(404);
