@@ -220,11 +220,18 @@ class AdminVmPagesController {
         try {
             PlacementDecision d = placement.preview(new PlacementRequest(vm.id(), vm.gpuModel(), vm.gpuCount(),
                     vm.vcpus(), vm.memoryMiB(), vm.location(), Set.of(), NumaPolicy.PREFERRED, false, null));
+            // only the filters that turned hosts away
+            Map<String, Integer> rejections = new java.util.LinkedHashMap<>();
+            d.rejections().forEach((reason, hosts) -> {
+                if (hosts != null && hosts > 0) {
+                    rejections.put(reason, hosts);
+                }
+            });
             if (d.placed()) {
                 return new Explanation("A host fits now (" + d.candidates().size()
-                        + " candidates); the workflow places it on its next try.", d.rejections());
+                        + " candidates); the workflow places it on its next try.", rejections);
             }
-            return new Explanation(d.explanation(), d.rejections());
+            return new Explanation(d.explanation(), rejections);
         } catch (RuntimeException e) {
             return new Explanation("The placement preview failed: " + e.getMessage(), Map.of());
         }
