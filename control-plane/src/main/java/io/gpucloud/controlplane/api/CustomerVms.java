@@ -31,7 +31,7 @@ import tools.jackson.databind.json.JsonMapper;
  * simply not found.
  */
 @Service
-class CustomerVms {
+public class CustomerVms {
 
     static final Set<String> STATES = Set.of("pending", "provisioning", "running", "stopping", "stopped", "starting",
             "rebooting", "deleting", "deleted", "failed", "unknown");
@@ -65,7 +65,7 @@ class CustomerVms {
     }
 
     /** What a customer sees of a VM: never a host name, device address or host id. */
-    record CustomerVm(UUID id, String name, String instanceType, String state, String stateReason, String location,
+    public record CustomerVm(UUID id, String name, String instanceType, String state, String stateReason, String location,
                       String gpuModel, int gpuCount, int vcpus, long memoryMiB, Integer nvlinkPartitionSize,
                       int numaNodeCount, List<String> sshPublicKeys, String bootImage, UserData userData,
                       Network network, Instant createdAt, Instant updatedAt, Instant deletedAt) {
@@ -85,7 +85,7 @@ class CustomerVms {
     record Created(CustomerVm vm, boolean replayed) {
     }
 
-    record Page(List<CustomerVm> items, String nextCursor) {
+    public record Page(List<CustomerVm> items, String nextCursor) {
     }
 
     @Transactional
@@ -117,6 +117,14 @@ class CustomerVms {
             return new Created(get(projectId, id), false);
         }
         return new Created(get(projectId, createVm(projectId, r)), false);
+    }
+
+    /** For the console's create form: the same checks and quota as the API's create, without an idempotency key. */
+    @Transactional
+    public CustomerVm create(UUID projectId, String name, String instanceType, String location,
+                             List<String> sshPublicKeys, List<UUID> sshKeyIds) {
+        return create(projectId, new VmController.CreateVm(name, instanceType, location, sshPublicKeys, sshKeyIds,
+                null), null).vm();
     }
 
     private UUID createVm(UUID projectId, VmController.CreateVm r) {
@@ -171,7 +179,7 @@ class CustomerVms {
         return id;
     }
 
-    CustomerVm get(UUID projectId, UUID vmId) {
+    public CustomerVm get(UUID projectId, UUID vmId) {
         return jdbc.sql(SELECT + " WHERE v.project_id = ? AND v.id = ?").params(projectId, vmId)
                 .query((rs, n) -> view(rs)).optional()
                 .orElseThrow(() -> ApiException.notFound("VM", vmId));
@@ -181,7 +189,7 @@ class CustomerVms {
      * Newest first. The cursor is the (created_at, id) of the last item, so pages stay stable while
      * VMs are created; deleted VMs are listed only when asked for with {@code state=deleted}.
      */
-    Page list(UUID projectId, int limit, String cursor, String state, String name) {
+    public Page list(UUID projectId, int limit, String cursor, String state, String name) {
         if (limit < 1 || limit > 100) {
             throw ApiException.badRequest("limit", "limit must be between 1 and 100.");
         }

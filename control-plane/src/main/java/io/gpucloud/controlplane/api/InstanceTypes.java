@@ -26,11 +26,11 @@ import tools.jackson.databind.json.JsonMapper;
  * change; it is checked once at startup so a bad file stops the service instead of a request.
  */
 @Service
-class InstanceTypes implements InstanceTypePolicy {
+public class InstanceTypes implements InstanceTypePolicy {
 
     private static final Set<Integer> GPU_COUNTS = Set.of(0, 1, 2, 4, 8);
 
-    record InstanceType(String name, String gpuModel, int gpuCount, int vcpus, long memoryMiB, int diskGiB,
+    public record InstanceType(String name, String gpuModel, int gpuCount, int vcpus, long memoryMiB, int diskGiB,
                                BigDecimal pricePerHour, String numaPolicy, boolean keepsGpusWhenStopped) {
     }
 
@@ -69,7 +69,7 @@ class InstanceTypes implements InstanceTypePolicy {
         }
     }
 
-    List<InstanceType> all() {
+    public List<InstanceType> all() {
         return List.copyOf(byName.values());
     }
 
@@ -83,7 +83,7 @@ class InstanceTypes implements InstanceTypePolicy {
     }
 
     /** How many VMs of one type could be placed now in one location. */
-    record Availability(String location, int available) {
+    public record Availability(String location, int available) {
     }
 
     private record Row(UUID hostId, String location, String gpuModel, int freeCpus, long freeMemoryMiB,
@@ -100,7 +100,7 @@ class InstanceTypes implements InstanceTypePolicy {
      * and memory; a CPU type counts how many times its shape fits in each ready host's free vCPUs and
      * memory. An upper bound: NUMA locality is left to placement, which may still refuse.
      */
-    Map<String, List<Availability>> availability() {
+    public Map<String, List<Availability>> availability() {
         Map<UUID, HostCapacity> hosts = new LinkedHashMap<>();
         jdbc.sql("""
                 SELECT h.id, h.location, h.gpu_model, h.total_cpus - h.used_cpus AS free_cpus,

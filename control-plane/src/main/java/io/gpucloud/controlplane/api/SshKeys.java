@@ -22,7 +22,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 /** A project's SSH public keys, validated as OpenSSH keys and identified by their SHA256 fingerprint. */
 @Service
-class SshKeys {
+public class SshKeys {
 
     static final Pattern NAME = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
     private static final Set<String> TYPES = Set.of("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256",
@@ -36,7 +36,7 @@ class SshKeys {
         this.jdbc = jdbc;
     }
 
-    record SshKey(UUID id, String name, String publicKey, String fingerprint, Instant createdAt) {
+    public record SshKey(UUID id, String name, String publicKey, String fingerprint, Instant createdAt) {
     }
 
     /** A key as written in authorized_keys: normalized text and fingerprint. */
@@ -100,7 +100,7 @@ class SshKeys {
     }
 
     @Transactional
-    SshKey create(UUID projectId, String name, String publicKey) {
+    public SshKey create(UUID projectId, String name, String publicKey) {
         if (name == null || !NAME.matcher(name).matches()) {
             throw ApiException.badRequest("name",
                     "name must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.");
@@ -117,7 +117,7 @@ class SshKeys {
         return get(projectId, id);
     }
 
-    List<SshKey> list(UUID projectId) {
+    public List<SshKey> list(UUID projectId) {
         return jdbc.sql("SELECT * FROM ssh_key WHERE project_id = ? ORDER BY name").param(projectId)
                 .query((rs, n) -> row(rs)).list();
     }
@@ -129,7 +129,7 @@ class SshKeys {
     }
 
     @Transactional
-    void delete(UUID projectId, UUID id) {
+    public void delete(UUID projectId, UUID id) {
         if (jdbc.sql("DELETE FROM ssh_key WHERE project_id = ? AND id = ?").params(projectId, id).update() == 0) {
             throw ApiException.notFound("SSH key", id);
         }

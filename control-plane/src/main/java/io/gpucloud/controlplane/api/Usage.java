@@ -20,7 +20,7 @@ import org.springframework.stereotype.Service;
  * a type the rate card does not know). Hours are seconds / 3600 to four decimals, for reading only.
  */
 @Service
-class Usage {
+public class Usage {
 
     private final JdbcClient jdbc;
 
@@ -28,19 +28,19 @@ class Usage {
         this.jdbc = jdbc;
     }
 
-    record VmUsage(UUID vmId, String name, String instanceType, long seconds, BigDecimal hours,
+    public record VmUsage(UUID vmId, String name, String instanceType, long seconds, BigDecimal hours,
                    BigDecimal pricePerHour, BigDecimal cost) {
     }
 
-    record TypeUsage(String instanceType, long seconds, BigDecimal hours, BigDecimal pricePerHour, BigDecimal cost) {
+    public record TypeUsage(String instanceType, long seconds, BigDecimal hours, BigDecimal pricePerHour, BigDecimal cost) {
     }
 
-    record Report(Instant periodStart, Instant periodEnd, String currency, List<VmUsage> vms,
+    public record Report(Instant periodStart, Instant periodEnd, String currency, List<VmUsage> vms,
                   List<TypeUsage> instanceTypes, BigDecimal totalCost) {
     }
 
     /** Usage in {@code month} (UTC), up to now for the current month. */
-    Report report(UUID projectId, java.time.YearMonth month) {
+    public Report report(UUID projectId, java.time.YearMonth month) {
         Instant now = Instant.now();
         Instant start = month.atDay(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
         Instant next = month.plusMonths(1).atDay(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();

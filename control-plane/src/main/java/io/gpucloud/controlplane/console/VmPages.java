@@ -1,0 +1,79 @@
+package io.gpucloud.controlplane.console;
+
+import io.gpucloud.controlplane.tenancy.AuditLog;
+import io.gpucloud.controlplane.tenancy.Principal;
+import io.gpucloud.controlplane.web.ApiException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** What the VM and project pages share: states, 404s, refusals for viewers, audit of console actions. */
+final class VmPages {
+
+    private static final Logger log = LoggerFactory.getLogger(VmPages.class);
+
+    /** States a VM leaves by itself: pages showing one refresh until it settles. */
+    static final Set<String> TRANSITIONING = Set.of("pending", "provisioning", "stopping", "starting", "rebooting",
+            "deleting", "unknown");
+
+    static final java.util.List<String> STATES = java.util.List.of("pending", "provisioning", "running", "stopping",
+            "stopped", "starting", "rebooting", "deleting", "deleted", "failed", "unknown");
+
+    private VmPages() {
+    }
+
+    /** Unknown ids and other tenants' resources: the console's 404 page. */
+    static final class NotFound extends RuntimeException {
+        NotFound() {
+            super("not found", null, false, false);
+        }
+    }
+
+    static String notFoundPage(HttpServletResponse response) {
+        response.setStatus(404);
+        return "console/not-found";
+    }
+
+    /** A signed-in user asking for a change their role does not allow. */
+    static final class Refused extends RuntimeException {
+        Refused() {
+            super("refused", null, false, false);
+        }
+    }
+
+    /** Viewers look; the forms are hidden and a direct POST is refused like any forbidden page. */
+    static void requireChange(ConsoleUser me) {
+        if (!me.user().canChange()) {
+            throw new Refused();
+        }
+    }
+
+    static String refusedPage(HttpServletResponse response) {
+        response.setStatus(403);
+        return "console/denied";
+    }
+
+    /** A service's refusal as one sentence for the page. */
+    static String message(ApiException e) {
+        return e.getMessage();
+    }
+
+    static void audit(AuditLog audit, Principal actor, String action, String targetType, Object targetId,
+                      HttpServletRequest request, ApiException failure) {
+        Map<String, Object> detail = new LinkedHashMap<>();
+        detail.put("status", failure == null ? 200 : failure.status().value());
+        detail.put("method", request.getMethod());
+        detail.put("path", request.getRequestURI());
+        try {
+            audit.record(new AuditLog.Event(actor, action, targetType, targetId == null ? null : targetId.toString(),
+                    request.getRemoteAddr(), failure == null ? "succeeded"
+                    : failure.status().is4xxClientError() ? "rejected" : "failed", detail));
+        } catch (RuntimeException e) {
+            log.error("Could not write the audit event for {} {}", request.getMethod(), request.getRequestURI(), e);
+        }
+    }
+}
