@@ -18,9 +18,9 @@ import tools.jackson.databind.json.JsonMapper;
  * Exactly one image is the default, used when a VM is created without {@code bootImage}.
  */
 @Service
-class BootImages {
+public class BootImages {
 
-    record BootImage(String name, String os, String description, String cudaVersion, String loginUser,
+    public record BootImage(String name, String os, String description, String cudaVersion, String loginUser,
                      String diskPath, boolean isDefault) {
     }
 
@@ -71,7 +71,7 @@ class BootImages {
         }
     }
 
-    List<BootImage> all() {
+    public List<BootImage> all() {
         return List.copyOf(byName.values());
     }
 

@@ -122,9 +122,9 @@ public class CustomerVms {
     /** For the console's create form: the same checks and quota as the API's create, without an idempotency key. */
     @Transactional
     public CustomerVm create(UUID projectId, String name, String instanceType, String location,
-                             List<String> sshPublicKeys, List<UUID> sshKeyIds) {
+                             List<String> sshPublicKeys, List<UUID> sshKeyIds, String bootImage, String userData) {
         return create(projectId, new VmController.CreateVm(name, instanceType, location, sshPublicKeys, sshKeyIds,
-                null), null).vm();
+                null, bootImage, userData), null).vm();
     }
 
     private UUID createVm(UUID projectId, VmController.CreateVm r) {

@@ -48,9 +48,12 @@ class ProjectPagesController {
     private final TokenService tokens;
     private final Usage usage;
     private final AuditLog audit;
+    private final io.gpucloud.controlplane.api.BootImages bootImages;
 
     ProjectPagesController(Users users, CustomerVms vms, VmService lifecycle, InstanceTypes types, SshKeys sshKeys,
-                           TokenService tokens, Usage usage, AuditLog audit) {
+                           TokenService tokens, Usage usage, AuditLog audit,
+                           io.gpucloud.controlplane.api.BootImages bootImages) {
+        this.bootImages = bootImages;
         this.users = users;
         this.vms = vms;
         this.lifecycle = lifecycle;
@@ -68,6 +71,13 @@ class ProjectPagesController {
         private String location = "";
         private List<UUID> sshKeyIds = new ArrayList<>();
         private String sshPublicKey = "";
+        private String bootImage = "";
+        private String userData = "";
+
+        public String getBootImage() { return bootImage; }
+        public void setBootImage(String image) { this.bootImage = image == null ? "" : image; }
+        public String getUserData() { return userData; }
+        public void setUserData(String data) { this.userData = data == null ? "" : data; }
 
         public String getName() { return name; }
         public void setName(String name) { this.name = name == null ? "" : name.strip(); }
@@ -125,6 +135,7 @@ class ProjectPagesController {
         model.addAttribute("types", choices);
         model.addAttribute("locations", locations);
         model.addAttribute("keys", sshKeys.list(p.id()));
+        model.addAttribute("bootImages", bootImages.all());
         return "console/project/vms";
     }
 
@@ -137,7 +148,9 @@ class ProjectPagesController {
         List<String> pasted = form.getSshPublicKey().isBlank() ? List.of() : List.of(form.getSshPublicKey());
         try {
             CustomerVms.CustomerVm vm = vms.create(p.id(), form.getName(), form.getInstanceType(),
-                    form.getLocation().isBlank() ? null : form.getLocation(), pasted, form.getSshKeyIds());
+                    form.getLocation().isBlank() ? null : form.getLocation(), pasted, form.getSshKeyIds(),
+                    form.getBootImage().isBlank() ? null : form.getBootImage(),
+                    form.getUserData().isBlank() ? null : form.getUserData());
             VmPages.audit(audit, me.inProject(p.id()), "vm.create", "vm", vm.id(), request, null);
             flash.addFlashAttribute("ok", "VM " + vm.name() + " is being created.");
             return "redirect:/console/projects/" + p.id() + "/vms/" + vm.id();
