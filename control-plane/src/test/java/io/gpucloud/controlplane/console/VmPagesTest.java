@@ -130,6 +130,16 @@ class VmPagesTest extends ConsoleTestBase {
             assertThat(admin.locator("#vm-placement")).containsText("Pinned CPUs");
             assertThat(admin.locator("#vm-host")).containsText("demo-h100");
             screenshot(admin, "vm-detail-admin");
+
+            // on the node page the VM's partition is now allocated, and its GPU cards name the VM
+            admin.locator("#vm-host").click();
+            admin.waitForURL("**/console/admin/hosts/**");
+            Integer partitionId = jdbc.sql("SELECT partition_id FROM gpu_partition WHERE vm_id = ?::uuid")
+                    .param(createdVmId).query(Integer.class).single();
+            Locator held = admin.locator("#partition-tree .part[data-partition='" + partitionId + "']");
+            assertThat(held).hasAttribute("data-state", "allocated");
+            assertThat(held).containsText(name);
+            assertThat(admin.locator("#board .gpu", new Page.LocatorOptions().setHasText(name))).hasCount(1);
         } finally {
             adminContext.close();
         }
