@@ -21,8 +21,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.springframework.test.context.ActiveProfiles;
-import org.springframework.test.context.TestPropertySource;
 
 /**
  * The console in a real browser: Debian's Chromium driven by Playwright against the demo fleet
@@ -32,12 +30,7 @@ import org.springframework.test.context.TestPropertySource;
  * <p>Screenshots go to {@code target/screenshots/}; with {@code -Dconsole.screenshots.docs=true}
  * they also refresh {@code docs/screenshots/} (linked from the README).
  */
-@ActiveProfiles({"test", "demo"})
-@TestPropertySource(properties = {
-        "DEMO_ADMIN_TOKEN=" + ConsoleTestBase.ADMIN_TOKEN,
-        "DEMO_PROJECT_TOKEN=" + ConsoleTestBase.PROJECT_TOKEN,
-        "DEMO_ADMIN_PASSWORD=" + ConsoleTestBase.ADMIN_PASSWORD,
-        "DEMO_USER_PASSWORD=" + ConsoleTestBase.USER_PASSWORD})
+@DemoFleetContext
 public abstract class ConsoleTestBase extends ControlPlaneTestBase {
 
     public static final String ADMIN_TOKEN = "gpc_admin_demo_test";

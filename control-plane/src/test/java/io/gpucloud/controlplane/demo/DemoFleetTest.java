@@ -3,27 +3,19 @@ package io.gpucloud.controlplane.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.gpucloud.controlplane.ControlPlaneTestBase;
-import io.gpucloud.controlplane.console.ConsoleTestBase;
+import io.gpucloud.controlplane.console.DemoFleetContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
-import org.springframework.test.context.ActiveProfiles;
-import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /**
  * The start contract: in the demo profile four simulated HGX servers register through the real
  * worker code and show up with real-looking topology, partitions mapped by module id.
  */
-// the same configuration as the console tests, so both share one demo fleet (Spring caches the context)
-@ActiveProfiles({"test", "demo"})
-@TestPropertySource(properties = {
-        "DEMO_ADMIN_TOKEN=" + ConsoleTestBase.ADMIN_TOKEN,
-        "DEMO_PROJECT_TOKEN=" + ConsoleTestBase.PROJECT_TOKEN,
-        "DEMO_ADMIN_PASSWORD=" + ConsoleTestBase.ADMIN_PASSWORD,
-        "DEMO_USER_PASSWORD=" + ConsoleTestBase.USER_PASSWORD})
+@DemoFleetContext
 class DemoFleetTest extends ControlPlaneTestBase {
 
     private static final String ADMIN = "gpc_admin_demo_test";
