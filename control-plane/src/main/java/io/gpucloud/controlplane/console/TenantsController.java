@@ -78,13 +78,14 @@ class TenantsController {
     @Transactional(readOnly = true)
     String tenants(@RequestParam(defaultValue = "1") String page, Model model) {
         int pageNo = parsePage(page);
+        io.gpucloud.controlplane.reporting.Invoices.customPlans(jdbc);
         long total = jdbc.sql("SELECT count(*) FROM tenant").query(Long.class).single();
         LocalDate month = YearMonth.now(ZoneOffset.UTC).atDay(1);
         List<TenantRow> rows = jdbc.sql("""
                 WITH t AS (SELECT id, name FROM tenant ORDER BY name, id LIMIT ? OFFSET ?),
                      u AS (SELECT tenant_id, sum(gpu_hours) AS gpu_hours, sum(revenue) AS revenue
                              FROM reporting.tenant_usage_monthly
-                            WHERE month = ? AND tenant_id IN (SELECT id FROM t)
+                            WHERE month = ?
                             GROUP BY tenant_id)
                 SELECT t.id, t.name,
                        (SELECT count(*) FROM project p WHERE p.tenant_id = t.id)::integer AS projects,
@@ -123,6 +124,7 @@ class TenantsController {
             return "console/not-found";
         }
         model.addAttribute("tenant", tenant);
+        io.gpucloud.controlplane.reporting.Invoices.customPlans(jdbc);
         model.addAttribute("projects", projects(tenantId));
         model.addAttribute("users", users.list(tenantId));
         LocalDate from = YearMonth.now(ZoneOffset.UTC).minusMonths(5).atDay(1);
