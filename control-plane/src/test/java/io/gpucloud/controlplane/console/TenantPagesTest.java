@@ -204,6 +204,24 @@ class TenantPagesTest extends ConsoleTestBase {
         assertThat(page.request().get(url("/actuator/health")).headers()).doesNotContainKey("server-timing");
     }
 
+    /** The dashboard counts free partitions in one pass (see docs/benchmarks.md): the same figures as the view. */
+    @Test
+    void dashboardFreePartitionsFollowTheReportingViewsRules() {
+        awaitDemoFleetReady();
+        signInAsAdmin();
+        List<String> expected = jdbc.sql("""
+                SELECT h.gpu_model || ' ' || ps.gpu_count || ' GPU ' || count(*) FILTER (WHERE ps.state = 'free')
+                       || ' ' || count(*)
+                  FROM reporting.partition_state ps JOIN host h ON h.id = ps.host_id
+                 WHERE h.state = 'ready'
+                 GROUP BY h.gpu_model, ps.gpu_count ORDER BY h.gpu_model, ps.gpu_count DESC
+                """).query(String.class).list();
+        List<String> shown = page.locator("#free-partitions tbody tr").all().stream()
+                .map(r -> String.join(" ", r.locator("td").allTextContents())).toList();
+        assertThat(expected).isNotEmpty();
+        assertThat(shown).isEqualTo(expected);
+    }
+
     @org.springframework.beans.factory.annotation.Autowired
     private io.gpucloud.controlplane.tenancy.Users users;
 }
