@@ -42,12 +42,24 @@ class DashboardController {
                 """).query((rs, n) -> new Capacity(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4),
                         rs.getInt(5), rs.getInt(6), rs.getInt(7), rs.getInt(8))).list());
         model.addAttribute("freePartitions", jdbc.sql("""
-                SELECT h.gpu_model, ps.gpu_count,
-                       count(*) FILTER (WHERE ps.state = 'free')::integer AS free, count(*)::integer AS total
-                  FROM reporting.partition_state ps JOIN host h ON h.id = ps.host_id
+                WITH m AS (
+                    SELECT pm.partition_row_id, bool_or(d.health <> 'ok') AS unhealthy,
+                           bool_or(d.vm_id IS NOT NULL) AS held
+                      FROM gpu_partition_member pm
+                      JOIN pci_device d ON d.id = pm.device_id
+                      JOIN host h ON h.id = d.host_id AND h.state = 'ready'
+                     GROUP BY pm.partition_row_id)
+                -- the rules of reporting.partition_state, in one pass instead of two lookups per partition
+                SELECT h.gpu_model, p.gpu_count,
+                       count(*) FILTER (WHERE p.vm_id IS NULL AND p.available AND NOT coalesce(m.unhealthy, false)
+                                          AND NOT coalesce(m.held, false))::integer AS free,
+                       count(*)::integer AS total
+                  FROM gpu_partition p
+                  JOIN host h ON h.id = p.host_id
+                  LEFT JOIN m ON m.partition_row_id = p.id
                  WHERE h.state = 'ready'
-                 GROUP BY h.gpu_model, ps.gpu_count
-                 ORDER BY h.gpu_model, ps.gpu_count DESC
+                 GROUP BY h.gpu_model, p.gpu_count
+                 ORDER BY h.gpu_model, p.gpu_count DESC
                 """).query((rs, n) -> new FreePartitions(rs.getString(1), rs.getInt(2), rs.getInt(3), rs.getInt(4)))
                 .list());
         model.addAttribute("vmStates", jdbc.sql("""

@@ -91,6 +91,7 @@ public class Invoices {
 
     @Transactional(readOnly = true)
     List<Row> rows(UUID projectId, YearMonth month) {
+        customPlans(jdbc);
         return jdbc.sql("""
                 SELECT project_id, project_name, tenant_name, instance_type, location, price_per_hour,
                        rate_effective_from, period_start, period_end, vms, seconds, hours, amount
@@ -106,6 +107,16 @@ public class Invoices {
                 .list();
     }
 
+    /**
+     * The reporting views cannot push a month filter into their billing-span expansion, so a generic
+     * plan (pgjdbc prepares a statement server-side after 5 uses; PostgreSQL may then stop re-planning
+     * for the parameter values) scans every month: 7.7 s instead of 80 ms for the invoice lines with
+     * 10,000 VMs. Planning each execution for its values costs about 2 ms. Needs a transaction.
+     */
+    public static void customPlans(JdbcClient jdbc) {
+        jdbc.sql("SET LOCAL plan_cache_mode = force_custom_plan").update();
+    }
+
     private static Instant instant(java.sql.ResultSet rs, int i) throws java.sql.SQLException {
         java.time.OffsetDateTime t = rs.getObject(i, java.time.OffsetDateTime.class);
         return t == null ? null : t.toInstant();
@@ -119,6 +130,7 @@ public class Invoices {
     }
 
     /** One project's invoice (no lines when it used nothing). */
+    @Transactional(readOnly = true)
     public Invoice forProject(UUID projectId, YearMonth month) {
         List<Row> rows = rows(projectId, month);
         String projectName = rows.isEmpty() ? null : rows.get(0).projectName();
@@ -127,6 +139,7 @@ public class Invoices {
     }
 
     /** Every project with usage in the month. */
+    @Transactional(readOnly = true)
     public AllInvoices all(YearMonth month) {
         Map<UUID, List<Row>> byProject = new LinkedHashMap<>();
         for (Row r : rows(null, month)) byProject.computeIfAbsent(r.projectId(), k -> new ArrayList<>()).add(r);
