@@ -46,10 +46,13 @@ class TenantsController {
     private final int defaultVcpus;
     private final int defaultVms;
 
-    TenantsController(JdbcClient jdbc, Users users, AuditLog audit,
+    private final io.gpucloud.controlplane.tenancy.Tenants tenants;
+
+    TenantsController(JdbcClient jdbc, Users users, AuditLog audit, io.gpucloud.controlplane.tenancy.Tenants tenants,
                       @Value("${gpucloud.api.quota-defaults.gpus-per-model:16}") int defaultGpusPerModel,
                       @Value("${gpucloud.api.quota-defaults.vcpus:512}") int defaultVcpus,
                       @Value("${gpucloud.api.quota-defaults.vms:20}") int defaultVms) {
+        this.tenants = tenants;
         this.jdbc = jdbc;
         this.users = users;
         this.audit = audit;
@@ -223,6 +226,45 @@ class TenantsController {
             model.addAttribute("form", new UserForm(email, displayName, role));
             return tenant(id, model, response);
         }
+    }
+
+    /** A new tenant, through the same rules as {@code POST /admin/api/v1/tenants}. */
+    @PostMapping("/console/admin/tenants")
+    String createTenant(@RequestParam(defaultValue = "") String name, @AuthenticationPrincipal ConsoleUser me,
+                        HttpServletRequest request, RedirectAttributes flash) {
+        try {
+            io.gpucloud.controlplane.tenancy.Tenants.Tenant t = tenants.createTenant(name.trim());
+            audit.record(new AuditLog.Event(me.asAdmin(), "tenant.create", "tenant", t.id().toString(),
+                    request.getRemoteAddr(), "ok", Map.of("name", t.name())));
+            flash.addFlashAttribute("flash", "Created tenant " + t.name() + ": add a project and its users.");
+            return "redirect:/console/admin/tenants/" + t.id();
+        } catch (ApiException e) {
+            flash.addFlashAttribute("flashError", e.getMessage());
+            flash.addFlashAttribute("tenantName", name);
+            return "redirect:/console/admin/tenants";
+        }
+    }
+
+    /** A new project of this tenant, through the same rules as the admin API. */
+    @PostMapping("/console/admin/tenants/{id}/projects")
+    String createProject(@PathVariable String id, @RequestParam(defaultValue = "") String name,
+                         @AuthenticationPrincipal ConsoleUser me, HttpServletRequest request,
+                         HttpServletResponse response, RedirectAttributes flash) {
+        UUID tenantId = parseId(id);
+        if (tenantId == null || jdbc.sql("SELECT count(*) FROM tenant WHERE id = ?").param(tenantId)
+                .query(Long.class).single() == 0) {
+            response.setStatus(404);
+            return "console/not-found";
+        }
+        try {
+            io.gpucloud.controlplane.tenancy.Tenants.Project p = tenants.createProject(tenantId, name.trim());
+            audit.record(new AuditLog.Event(me.asAdmin(), "project.create", "project", p.id().toString(),
+                    request.getRemoteAddr(), "ok", Map.of("name", p.name())));
+            flash.addFlashAttribute("flash", "Created project " + p.name() + ".");
+        } catch (ApiException e) {
+            flash.addFlashAttribute("flashError", e.getMessage());
+        }
+        return "redirect:/console/admin/tenants/" + tenantId;
     }
 
     @PostMapping("/console/admin/tenants/{id}/users/{userId}/disable")

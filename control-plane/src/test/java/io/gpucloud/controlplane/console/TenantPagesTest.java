@@ -126,6 +126,36 @@ class TenantPagesTest extends ConsoleTestBase {
     }
 
     @Test
+    void adminCreatesATenantAndAProjectFromTheConsole() {
+        String name = "acme-" + UUID.randomUUID().toString().substring(0, 8);
+        signInAsAdmin();
+        page.navigate(url("/console/admin/tenants"));
+        page.getByLabel("New tenant").fill(name);
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Create tenant")).click();
+        page.waitForURL("**/console/admin/tenants/*");
+        assertThat(page.locator("h1").textContent()).isEqualTo(name);
+        assertThat(page.locator(".alert.ok").textContent()).contains("Created tenant " + name);
+
+        page.getByLabel("New project").fill("training");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Create project")).click();
+        assertThat(page.locator(".alert.ok").textContent()).contains("Created project training");
+        assertThat(page.locator(".project-card[data-project='training']").count()).isEqualTo(1);
+
+        // the same name again is refused with the reason, nothing is created
+        page.getByLabel("New project").fill("training");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Create project")).click();
+        assertThat(page.locator("#flash-error").textContent()).contains("training");
+        assertThat(page.locator(".project-card[data-project='training']").count()).isEqualTo(1);
+
+        page.navigate(url("/console/admin/tenants"));
+        page.getByLabel("New tenant").fill(name);
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Create tenant")).click();
+        assertThat(page.locator("#flash-error").textContent()).contains(name);
+        assertThat(jdbc.sql("SELECT count(*) FROM tenant WHERE name = ?").param(name).query(Long.class).single())
+                .isEqualTo(1);
+    }
+
+    @Test
     void unknownTenantIsNotFound() {
         signInAsAdmin();
         expectRefusal(404);
