@@ -21,7 +21,23 @@ class SignInTest extends ConsoleTestBase {
         // the capacity table shows the demo fleet's three GPU models with 8 GPUs per host
         assertThat(page.locator("#capacity tbody tr").count()).isEqualTo(3);
         assertThat(page.locator("#capacity").textContent()).contains("H100", "H200", "B200");
-        screenshot(page, "dashboard");
+        assertThat(page.locator("svg.chart polyline.series").count()).as("no samples yet: no line").isZero();
+
+        // a day of utilization samples (what the sampler would have written) draws the chart
+        try {
+            jdbc.sql("""
+                    INSERT INTO reporting.utilization_sample (sampled_at, location, gpu_model, total, allocated)
+                    SELECT date_trunc('minute', now()) - make_interval(hours => h), 'test-chart', 'H100-SXM5-80GB',
+                           16, (8 + 6 * sin(h / 4.0))::integer
+                      FROM generate_series(1, 23) AS h
+                    """).update();
+            page.reload();
+            assertThat(page.locator("svg.chart polyline.series").getAttribute("points").split(" ")).hasSize(23);
+            assertThat(page.locator("#dashboard").textContent()).contains("Latest");
+            screenshot(page, "dashboard");
+        } finally {
+            jdbc.sql("DELETE FROM reporting.utilization_sample WHERE location = 'test-chart'").update();
+        }
 
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Sign out")).click();
         page.waitForURL("**/login?signedOut");
