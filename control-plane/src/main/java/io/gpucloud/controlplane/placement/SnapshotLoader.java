@@ -92,7 +92,7 @@ class SnapshotLoader {
         jdbc.sql("""
                 SELECT host_id, id, bdf, module_id, numa_node, iommu_group, health = 'ok' AS healthy,
                        vm_id IS NOT NULL AS held
-                  FROM pci_device WHERE host_id = ANY(?) AND kind = 'gpu' AND health <> 'missing'
+                  FROM pci_device WHERE host_id = ANY(?) AND kind = 'gpu' AND health <> 'missing' ORDER BY id
                 """)
                 .param(ids)
                 .query(rs -> {
@@ -105,7 +105,7 @@ class SnapshotLoader {
         Map<UUID, List<PartitionSnapshot>> partitions = new HashMap<>();
         jdbc.sql("""
                 SELECT host_id, id, partition_id, module_ids, available, vm_id IS NOT NULL AS allocated
-                  FROM gpu_partition WHERE host_id = ANY(?)
+                  FROM gpu_partition WHERE host_id = ANY(?) ORDER BY id
                 """)
                 .param(ids)
                 .query(rs -> {
