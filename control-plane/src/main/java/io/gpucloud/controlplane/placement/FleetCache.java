@@ -604,10 +604,18 @@ class FleetCache implements SmartLifecycle {
                 }
             }
         }
-        if (!cold.isEmpty()) {
-            load(cold);
+        if (cold.isEmpty()) {
+            return 0;
         }
-        return cold.size();
+        int warmed = 0;
+        load(cold);
+        for (UUID id : cold) {
+            Slot s = slots.get(id);
+            if (s != null && s.entry.snapshot() != null) {
+                warmed++;
+            }
+        }
+        return warmed; // 0 if none could be loaded (e.g. deleted meanwhile): the caller stops, the poll cleans up
     }
 
     // ---------------------------------------------------------------- lifecycle
