@@ -40,7 +40,7 @@ import org.springframework.stereotype.Component;
  * returned the versions before and after, so we know nothing else happened in between); other
  * changes that do not bump the version (state, mode, topology, GPU health, new hosts) arrive as
  * {@code placement_host} notifications; and a poll of every host's version every
- * {@code gpucloud.placement.cache-refresh-ms} picks up other instances' allocations.
+ * {@code gpucloud.placement.cache-refresh-millis} picks up other instances' allocations.
  */
 @Component
 class FleetCache implements SmartLifecycle {
