@@ -24,7 +24,7 @@ import org.springframework.stereotype.Component;
 public class PgNotifications implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(PgNotifications.class);
-    public static final List<String> CHANNELS = List.of("strand_wakeup", "worker_job");
+    public static final List<String> CHANNELS = List.of("strand_wakeup", "worker_job", "placement_host");
 
     private final DataSource dataSource;
     private final Map<String, List<Consumer<String>>> subscribers = new ConcurrentHashMap<>();

@@ -25,6 +25,7 @@ final class CpuTopologyCache {
 
     private final JdbcClient jdbc;
     private final Map<UUID, Entry> cache = new ConcurrentHashMap<>();
+    private final Map<List<NumaSnapshot.FreeCpu>, List<NumaSnapshot.FreeCpu>> layouts = new ConcurrentHashMap<>();
 
     CpuTopologyCache(JdbcClient jdbc) {
         this.jdbc = jdbc;
@@ -56,7 +57,10 @@ final class CpuTopologyCache {
                                         ints(rs.getArray("siblings"))));
                     });
             for (UUID host : stale) {
-                Map<Integer, List<NumaSnapshot.FreeCpu>> byNode = loaded.getOrDefault(host, Map.of());
+                Map<Integer, List<NumaSnapshot.FreeCpu>> byNode = new HashMap<>();
+                // hosts of one platform share a layout: keep one copy of it, not one per host
+                loaded.getOrDefault(host, Map.of()).forEach((node, cpus) ->
+                        byNode.put(node, layouts.computeIfAbsent(List.copyOf(cpus), k -> k)));
                 cache.put(host, new Entry(versions.get(host), byNode));
                 out.put(host, byNode);
             }

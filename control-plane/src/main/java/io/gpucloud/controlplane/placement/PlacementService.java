@@ -8,14 +8,20 @@ import io.gpucloud.placement.PlacementRequest;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.support.TransactionSynchronization;
+import org.springframework.transaction.support.TransactionSynchronizationManager;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
@@ -29,6 +35,7 @@ public class PlacementService {
     private static final Logger log = LoggerFactory.getLogger(PlacementService.class);
 
     private final SnapshotLoader loader;
+    private final FleetCache fleet;
     private final TransactionTemplate tx;
     private final javax.sql.DataSource dataSource;
     private final PlacementClaims claims;
@@ -40,11 +47,12 @@ public class PlacementService {
     private final Counter unplaceable;
     private final MeterRegistry meters;
 
-    public PlacementService(SnapshotLoader loader, PlacementClaims claims, PlacementPolicy policy,
+    public PlacementService(SnapshotLoader loader, FleetCache fleet, PlacementClaims claims, PlacementPolicy policy,
                             PlacementProperties properties, MeterRegistry meters, TransactionTemplate tx,
                             javax.sql.DataSource dataSource) {
         this.dataSource = dataSource;
         this.loader = loader;
+        this.fleet = fleet;
         this.tx = tx;
         this.meters = meters;
         this.claims = claims;
@@ -70,19 +78,32 @@ public class PlacementService {
     }
 
     private Outcome placeTimed(PlacementRequest request) {
-        readVersions.get().clear();
         int lost = 0;
         String explanation = "";
+        long generation = fleet.generation();
+        boolean refreshed = false;
         for (int round = 0; round < properties.maxRounds(); round++) {
-            PlacementDecision decision = decide(request, properties.candidateLimit());
-            if (!decision.placed() && decision.rejections().values().stream().mapToInt(Integer::intValue).sum()
-                    >= properties.candidateLimit()) {
+            Decided decided = decide(request, properties.candidateLimit());
+            if (!decided.decision().placed() && decided.decision().rejections().values().stream()
+                    .mapToInt(Integer::intValue).sum() >= properties.candidateLimit()) {
                 // Counters said these hosts had room, but none had a fitting unit (free GPUs that are not
                 // a free partition): look wider before calling the fleet full.
-                decision = decide(request, properties.candidateLimit() * 16);
+                decided = decide(request, properties.candidateLimit() * 16);
             }
-            List<UUID> ids = decision.candidates().stream().map(Placement::hostId).toList();
+            PlacementDecision decision = decided.decision();
+            Map<UUID, FleetCache.Seen> seen = decided.seen();
             if (!decision.placed()) {
+                if (!refreshed) {
+                    // The cache may be behind (a host added, or capacity freed by another instance): look
+                    // again at fresh rows before saying no (unless a refresh already ran since we began).
+                    refreshed = true;
+                    stage("refresh", () -> {
+                        fleet.refreshAll(generation);
+                        return null;
+                    });
+                    round--;
+                    continue;
+                }
                 explanation = decision.explanation().isEmpty() ? explainEmpty(request) : decision.explanation();
                 break;
             }
@@ -90,7 +111,7 @@ public class PlacementService {
             for (int i = 0; i < attempts; i++) {
                 Placement chosen = decision.candidates().get(i);
                 try {
-                    Placement p = stage("claim", () -> claimOnHost(request, chosen));
+                    Placement p = stage("claim", () -> claimOnHost(request, chosen, seen.get(chosen.hostId())));
                     placed.increment();
                     log.debug("Placed on host {} (partition row {}, {} GPUs) after {} conflicts", p.hostId(),
                             p.partitionRowId(), p.gpuDeviceIds().size(), lost);
@@ -107,32 +128,128 @@ public class PlacementService {
         return new Outcome(Optional.empty(), explanation, lost);
     }
 
-    private PlacementDecision decide(PlacementRequest request, int limit) {
-        List<UUID> ids = stage("candidates", () -> loader.candidateHostIds(request, limit));
-        if (ids.isEmpty()) {
-            return new PlacementDecision(List.of(), java.util.Map.of(), "");
-        }
-        SnapshotLoader.Loaded loaded = stage("snapshot", () -> loader.load(ids, request.expectedDuration() != null));
-        PlacementDecision decision = stage("decide", () -> policy.decide(request, loaded.hosts()));
-        decision.candidates().forEach(c -> readVersions.get().put(c.hostId(), loaded.versions().get(c.hostId())));
-        return decision;
+    /** A decision and, per candidate host, the version of the snapshot it was made on. */
+    private record Decided(PlacementDecision decision, Map<UUID, FleetCache.Seen> seen) {
     }
 
-    // allocation version of each candidate host as the snapshot saw it, per placing thread
-    private final ThreadLocal<java.util.Map<UUID, Long>> readVersions = ThreadLocal.withInitial(java.util.HashMap::new);
+    /** Candidates and snapshots from the fleet cache (re-reading only hosts it holds no current snapshot of). */
+    private Decided decide(PlacementRequest request, int limit) {
+        List<FleetCache.Slot> slots = stage("candidates", () -> fleet.candidates(request, limit));
+        if (slots.isEmpty()) {
+            return new Decided(new PlacementDecision(List.of(), Map.of(), ""), Map.of());
+        }
+        List<FleetCache.Entry> entries = stage("snapshot", () -> fleet.snapshots(slots));
+        Map<UUID, FleetCache.Seen> seen = new HashMap<>();
+        for (FleetCache.Entry e : entries) {
+            seen.put(e.row().id(), new FleetCache.Seen(e.row().allocVersion(), e.row().topology()));
+        }
+        List<HostSnapshot> hosts = withLifetimes(request, entries);
+        PlacementDecision decision = stage("decide", () -> policy.decide(request, hosts));
+        return new Decided(decision, seen);
+    }
+
+    /** The cache holds no VM end times; a request with a lifetime hint reads them for its candidates. */
+    private List<HostSnapshot> withLifetimes(PlacementRequest request, List<FleetCache.Entry> entries) {
+        List<HostSnapshot> hosts = new ArrayList<>(entries.size());
+        if (request.expectedDuration() == null) {
+            for (FleetCache.Entry e : entries) {
+                hosts.add(e.snapshot());
+            }
+            return hosts;
+        }
+        Map<UUID, List<java.time.Instant>> ends = loader.endTimes(entries.stream().map(e -> e.row().id()).toList());
+        for (FleetCache.Entry e : entries) {
+            HostSnapshot h = e.snapshot();
+            hosts.add(new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
+                    h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), h.gpus(), h.partitions(),
+                    h.numaNodes(), ends.getOrDefault(h.hostId(), List.of())));
+        }
+        return hosts;
+    }
 
     /**
-     * The snapshot chose the host; the claim decides the exact devices, CPUs and hugepages again
-     * under the host's row lock from a fresh read of that one host. Concurrent placements on one
-     * host therefore queue for milliseconds instead of colliding on the same CPUs, and a host
-     * that filled up meanwhile is a conflict, retried elsewhere.
+     * Claims on one host. The database checks that the host is still at the version the decision saw
+     * ({@code claim_placement_at}); if not, the host is re-read and the decision made again for it
+     * (once). Threads of this instance claim on a host one at a time: a second one skips it (or waits
+     * {@code lock-wait-millis} and then decides again on the cache's newer state of that host).
      */
-    private Placement claimOnHost(PlacementRequest request, Placement chosen) {
-        if (!org.springframework.transaction.support.TransactionSynchronizationManager.isActualTransactionActive()) {
-            return tx.execute(status -> claimLocked(request, chosen));
+    private Placement claimOnHost(PlacementRequest request, Placement chosen, FleetCache.Seen seen) {
+        UUID hostId = chosen.hostId();
+        FleetCache.Slot slot = fleet.slot(hostId);
+        if (slot == null || seen == null) {
+            throw new PlacementClaims.ClaimConflict("host busy or gone");
         }
-        // Inside a workflow label: claim under a savepoint, so a lost race rolls back the claim alone
-        // (PostgreSQL would otherwise abort the label's whole transaction).
+        boolean locked;
+        try {
+            locked = properties.lockWaitMillis() <= 0 ? slot.claiming.tryLock()
+                    : slot.claiming.tryLock(properties.lockWaitMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PlacementClaims.ClaimConflict("host busy: interrupted");
+        }
+        if (!locked) {
+            throw new PlacementClaims.ClaimConflict("host busy in this instance");
+        }
+        try {
+            Placement p = chosen;
+            FleetCache.Seen v = seen;
+            for (int attempt = 0; ; attempt++) {
+                FleetCache.Entry cur = slot.entry;
+                if (cur.row().allocVersion() != v.version() || !cur.row().topology().equals(v.topology())) {
+                    // the cache knows a newer state of this host (our own claim, a re-read): decide again on it
+                    if (cur.snapshot() == null) {
+                        cur = fleet.load(List.of(hostId)).get(hostId);
+                        if (cur == null) {
+                            throw new PlacementClaims.ClaimConflict("host busy or gone");
+                        }
+                    }
+                    PlacementDecision fresh = policy.decide(request, withLifetimes(request, List.of(cur)));
+                    if (!fresh.placed()) {
+                        throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
+                    }
+                    p = fresh.candidates().get(0);
+                    v = new FleetCache.Seen(cur.row().allocVersion(), cur.row().topology());
+                }
+                try {
+                    claim(request, p, v);
+                    return p;
+                } catch (PlacementClaims.StaleSnapshot e) {
+                    if (attempt >= 1) {
+                        fleet.invalidate(hostId);
+                        throw new PlacementClaims.ClaimConflict("host filled up: changed twice while deciding");
+                    }
+                    fleet.load(List.of(hostId)); // something placed or released here elsewhere: re-read it
+                    FleetCache.Entry reread = slot.entry;
+                    if (reread.row().allocVersion() == v.version() && reread.row().topology().equals(v.topology())) {
+                        fleet.invalidate(hostId);
+                        throw new PlacementClaims.ClaimConflict("host filled up: snapshot did not converge");
+                    }
+                } catch (PlacementClaims.ClaimConflict e) {
+                    if (!e.getMessage().startsWith("host busy")) {
+                        fleet.invalidate(hostId); // health, state or the VM itself changed: re-read on next use
+                    }
+                    throw e;
+                } catch (DataIntegrityViolationException e) {
+                    fleet.invalidate(hostId); // a CHECK constraint caught a stale counter
+                    throw e;
+                }
+            }
+        } finally {
+            slot.claiming.unlock();
+        }
+    }
+
+    /**
+     * One conditional claim. Outside a transaction it is a statement of its own; inside a workflow
+     * label it runs under a savepoint, so a lost race rolls back the claim alone (PostgreSQL would
+     * otherwise abort the label's whole transaction), and the cache learns of it only after commit.
+     */
+    private void claim(PlacementRequest request, Placement p, FleetCache.Seen v) {
+        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
+            long after = claims.claimAt(request, p, v.version(), v.topology());
+            fleet.claimed(request.vmId(), p, request.memoryMiB(), v.version(), after);
+            return;
+        }
         java.sql.Connection c = org.springframework.jdbc.datasource.DataSourceUtils.getConnection(dataSource);
         java.sql.Savepoint savepoint;
         try {
@@ -140,10 +257,10 @@ public class PlacementService {
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("cannot set a savepoint for the placement claim", e);
         }
+        long after;
         try {
-            Placement p = claimLocked(request, chosen);
+            after = claims.claimAt(request, p, v.version(), v.topology());
             c.releaseSavepoint(savepoint);
-            return p;
         } catch (RuntimeException e) {
             try {
                 c.rollback(savepoint);
@@ -154,25 +271,20 @@ public class PlacementService {
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("cannot release the placement claim's savepoint", e);
         }
+        afterCommit(p.hostId(), () -> fleet.claimed(request.vmId(), p, request.memoryMiB(), v.version(), after));
     }
 
-    private Placement claimLocked(PlacementRequest request, Placement chosen) {
-        UUID hostId = chosen.hostId();
-        Long seen = readVersions.get().remove(hostId);
-        Long now = loader.lockReadyHost(hostId).orElseThrow(
-                () -> new PlacementClaims.ClaimConflict("host busy or no longer ready"));
-        Placement p = chosen;
-        if (!now.equals(seen)) {
-            // something was placed or released here since the snapshot: decide again on fresh rows
-            PlacementDecision fresh = policy.decide(request,
-                    loader.load(List.of(hostId), request.expectedDuration() != null).hosts());
-            if (!fresh.placed()) {
-                throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
-            }
-            p = fresh.candidates().get(0);
+    private void afterCommit(UUID hostId, Runnable update) {
+        if (TransactionSynchronizationManager.isSynchronizationActive()) {
+            TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
+                @Override
+                public void afterCommit() {
+                    update.run();
+                }
+            });
+        } else {
+            fleet.invalidate(hostId);
         }
-        claims.claim(request, p);
-        return p;
     }
 
     // Where placement time goes; the benchmark prints these.
@@ -182,7 +294,9 @@ public class PlacementService {
 
     private static String conflictReason(RuntimeException e) {
         String m = String.valueOf(e.getMessage());
+        if (m.startsWith("host busy in this instance")) return "host-busy-here";
         if (m.startsWith("host busy")) return "host-locked";
+        if (m.startsWith("host") && m.contains("no longer takes VMs")) return "host-not-ready";
         if (m.startsWith("host filled up")) return "host-filled";
         if (e instanceof DataIntegrityViolationException) return "constraint";
         return "claim-lost";
@@ -203,7 +317,29 @@ public class PlacementService {
         return decision;
     }
 
+    /**
+     * Loads every host's snapshot into the fleet cache now (it also does so by itself in the
+     * background); returns how many hosts it read.
+     */
+    public int warmUp() {
+        int total = 0;
+        for (int n; (n = fleet.warm(500)) > 0; ) {
+            total += n;
+        }
+        return total;
+    }
+
     public void release(UUID vmId) {
-        claims.release(vmId);
+        Optional<PlacementClaims.Released> r = claims.release(vmId);
+        if (r.isEmpty()) {
+            fleet.forget(vmId);
+            return;
+        }
+        PlacementClaims.Released done = r.get();
+        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
+            fleet.released(vmId, done.hostId(), done.before(), done.after());
+        } else {
+            afterCommit(done.hostId(), () -> fleet.released(vmId, done.hostId(), done.before(), done.after()));
+        }
     }
 }

@@ -61,36 +61,24 @@ class SnapshotLoader {
                 .query(UUID.class).list();
     }
 
-    /**
-     * Locks the host row for the rest of the transaction and returns its allocation version; empty if
-     * the host is not ready, has begun switching its GPU virtualization mode, or another placement holds
-     * it right now (skipping beats queueing behind it: the next candidate is as good).
-     */
-    Optional<Long> lockReadyHost(UUID hostId) {
-        return jdbc.sql("SELECT alloc_version FROM host WHERE id = ? AND state = 'ready' AND virtualization_mode = "
-                        + "'passthrough' AND virtualization_status = 'ready' FOR NO KEY UPDATE SKIP LOCKED")
-                .param(hostId).query(Long.class).optional();
-    }
-
-    /** Snapshots plus each host's allocation version when they were read. */
-    record Loaded(List<HostSnapshot> hosts, Map<UUID, Long> versions) {
+    /** Snapshots plus each host's row (allocation version, counters) when they were read. */
+    record Loaded(List<HostSnapshot> hosts, Map<UUID, Long> versions, Map<UUID, FleetCache.HostRow> rows) {
     }
 
     Loaded load(List<UUID> hostIds, boolean withLifetimes) {
         if (hostIds.isEmpty()) {
-            return new Loaded(List.of(), Map.of());
+            return new Loaded(List.of(), Map.of(), Map.of());
         }
         UUID[] ids = hostIds.toArray(UUID[]::new);
         // host rows first: their topology version tells whether the cached CPU layout is current
         Map<UUID, Instant> versions = new HashMap<>();
         Map<UUID, Long> allocVersions = new HashMap<>();
+        Map<UUID, FleetCache.HostRow> rows = new HashMap<>();
         List<Object[]> hostRows = new ArrayList<>();
-        jdbc.sql("""
-                SELECT id, name, location, state, platform, gpu_model, fabric_mode, virtualization_mode,
-                       passthrough_capable, topology_reported_at, alloc_version FROM host WHERE id = ANY(?)
-                """)
+        jdbc.sql("SELECT name, platform, fabric_mode, " + FleetCache.ROW_COLUMNS + " FROM host WHERE id = ANY(?)")
                 .param(ids)
                 .query(rs -> {
+                    rows.put(rs.getObject("id", UUID.class), FleetCache.row(rs));
                     UUID id = rs.getObject("id", UUID.class);
                     java.sql.Timestamp ts = rs.getTimestamp("topology_reported_at");
                     versions.put(id, ts == null ? Instant.EPOCH : ts.toInstant());
@@ -104,7 +92,7 @@ class SnapshotLoader {
         jdbc.sql("""
                 SELECT host_id, id, bdf, module_id, numa_node, iommu_group, health = 'ok' AS healthy,
                        vm_id IS NOT NULL AS held
-                  FROM pci_device WHERE host_id = ANY(?) AND kind = 'gpu' AND health <> 'missing'
+                  FROM pci_device WHERE host_id = ANY(?) AND kind = 'gpu' AND health <> 'missing' ORDER BY id
                 """)
                 .param(ids)
                 .query(rs -> {
@@ -117,7 +105,7 @@ class SnapshotLoader {
         Map<UUID, List<PartitionSnapshot>> partitions = new HashMap<>();
         jdbc.sql("""
                 SELECT host_id, id, partition_id, module_ids, available, vm_id IS NOT NULL AS allocated
-                  FROM gpu_partition WHERE host_id = ANY(?)
+                  FROM gpu_partition WHERE host_id = ANY(?) ORDER BY id
                 """)
                 .param(ids)
                 .query(rs -> {
@@ -183,7 +171,27 @@ class SnapshotLoader {
                 ordered.add(h);
             }
         }
-        return new Loaded(ordered, allocVersions);
+        return new Loaded(ordered, allocVersions, rows);
+    }
+
+    /** The CPU layout of one host at this topology version (cached), or null if the host has none. */
+    Map<Integer, List<NumaSnapshot.FreeCpu>> topology(UUID hostId, Instant version) {
+        return cpuTopology.get(Map.of(hostId, version)).get(hostId);
+    }
+
+    /** Expected end of every live VM on these hosts (lifetime-aware scoring). */
+    Map<UUID, List<Instant>> endTimes(List<UUID> hostIds) {
+        Map<UUID, List<Instant>> endTimes = new HashMap<>();
+        jdbc.sql("""
+                SELECT host_id, expected_end_at FROM vm
+                 WHERE host_id = ANY(?) AND expected_end_at IS NOT NULL AND state NOT IN ('deleted', 'failed')
+                """)
+                .param(hostIds.toArray(UUID[]::new))
+                .query(rs -> {
+                    endTimes.computeIfAbsent(rs.getObject("host_id", UUID.class), k -> new ArrayList<>())
+                            .add(rs.getTimestamp("expected_end_at").toInstant());
+                });
+        return endTimes;
     }
 
     private static Set<Integer> intSet(Array array) throws SQLException {

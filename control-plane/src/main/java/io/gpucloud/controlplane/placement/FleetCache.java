@@ -1,0 +1,704 @@
+package io.gpucloud.controlplane.placement;
+
+import io.gpucloud.controlplane.database.PgNotifications;
+import io.gpucloud.placement.GpuSnapshot;
+import io.gpucloud.placement.HostSnapshot;
+import io.gpucloud.placement.NumaSnapshot;
+import io.gpucloud.placement.PartitionSnapshot;
+import io.gpucloud.placement.Placement;
+import io.gpucloud.placement.PlacementRequest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+
+/**
+ * The fleet as placement last saw it, in memory: per host the placement-relevant columns of its row
+ * (with its {@code alloc_version}) and, once it has been a candidate, its full {@link HostSnapshot}.
+ * A placement picks candidates and decides from here without any query; the claim then names the
+ * version it decided on and the database refuses it if the host moved on ({@code claim_placement_at},
+ * SQLSTATE GC002), so a stale cache costs a re-read of one host, never a wrong allocation.
+ *
+ * <p>Kept fresh three ways: our own claims and releases apply their exact delta (the database
+ * returned the versions before and after, so we know nothing else happened in between); other
+ * changes that do not bump the version (state, mode, topology, GPU health, new hosts) arrive as
+ * {@code placement_host} notifications; and a poll of every host's version every
+ * {@code gpucloud.placement.cache-refresh-millis} picks up other instances' allocations.
+ */
+@Component
+class FleetCache implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(FleetCache.class);
+    static final String CHANNEL = "placement_host";
+    private static final int WARM_BATCH = 200;
+
+    /** The columns of a host row that candidate selection and the claim's version check read. */
+    record HostRow(UUID id, String state, String gpuModel, String location, boolean passthroughCapable,
+                   String virtualizationMode, String virtualizationStatus, Instant topology, long allocVersion,
+                   int totalGpus, int usedGpus, int totalCpus, int usedCpus, long totalMemoryMiB,
+                   long usedMemoryMiB, int totalHugepages, int usedHugepages) {
+
+        /** The host filter of the former candidate query (keep both in step with the policy's filters). */
+        boolean takesVms() {
+            return "ready".equals(state) && passthroughCapable && "passthrough".equals(virtualizationMode)
+                    && "ready".equals(virtualizationStatus);
+        }
+
+        boolean sameShape(HostRow o) {
+            return allocVersion == o.allocVersion && state.equals(o.state) && passthroughCapable == o.passthroughCapable
+                    && virtualizationMode.equals(o.virtualizationMode)
+                    && virtualizationStatus.equals(o.virtualizationStatus) && topology.equals(o.topology)
+                    && java.util.Objects.equals(gpuModel, o.gpuModel) && location.equals(o.location)
+                    && totalGpus == o.totalGpus && usedGpus == o.usedGpus && totalCpus == o.totalCpus
+                    && usedCpus == o.usedCpus && totalMemoryMiB == o.totalMemoryMiB
+                    && usedMemoryMiB == o.usedMemoryMiB && totalHugepages == o.totalHugepages
+                    && usedHugepages == o.usedHugepages;
+        }
+
+        HostRow withUsage(long version, int gpus, int cpus, long memory, int pages) {
+            return new HostRow(id, state, gpuModel, location, passthroughCapable, virtualizationMode,
+                    virtualizationStatus, topology, version, totalGpus, usedGpus + gpus, totalCpus, usedCpus + cpus,
+                    totalMemoryMiB, usedMemoryMiB + memory, totalHugepages, usedHugepages + pages);
+        }
+    }
+
+    /** A row and, if loaded and current for that row's version, the host's snapshot (else null). */
+    record Entry(HostRow row, HostSnapshot snapshot) {
+    }
+
+    /**
+     * One host: its current entry, its counters packed into its model group's arrays (what candidate
+     * selection scans) and an in-process lock so this instance claims on it one at a time. Change the
+     * entry only through {@link #set} while holding the slot's monitor.
+     */
+    static final class Slot {
+        volatile Entry entry;
+        final ReentrantLock claiming = new ReentrantLock();
+        Group group;
+        int index;
+
+        Slot(Entry entry) {
+            this.entry = entry;
+        }
+
+        void set(Entry e) {
+            entry = e;
+            Group g = group;
+            if (g != null) {
+                g.publish(index, e.row());
+            }
+        }
+    }
+
+    /**
+     * The hosts of one GPU model as flat arrays, so choosing candidates among thousands of hosts
+     * touches a few kilobytes instead of thousands of objects: per host a packed word (takes VMs,
+     * free and total GPUs, unused, free CPUs and hugepages), its free memory and its location.
+     */
+    static final class Group {
+        final Slot[] slots;
+        final java.util.concurrent.atomic.AtomicLongArray packed;
+        final java.util.concurrent.atomic.AtomicLongArray freeMemory;
+        final java.util.concurrent.atomic.AtomicIntegerArray location;
+        private final Map<String, Integer> locations;
+        private final java.util.concurrent.atomic.AtomicInteger nextLocation;
+
+        Group(Slot[] slots, Map<String, Integer> locations, java.util.concurrent.atomic.AtomicInteger nextLocation) {
+            this.nextLocation = nextLocation;
+            this.slots = slots;
+            this.packed = new java.util.concurrent.atomic.AtomicLongArray(slots.length);
+            this.freeMemory = new java.util.concurrent.atomic.AtomicLongArray(slots.length);
+            this.location = new java.util.concurrent.atomic.AtomicIntegerArray(slots.length);
+            this.locations = locations;
+        }
+
+        void publish(int i, HostRow h) {
+            long freeGpus = clamp(h.totalGpus() - h.usedGpus(), 0xFF);
+            long word = (h.takesVms() ? 0 : 1L << 63) | freeGpus | (clamp(h.totalGpus(), 0xFF) << 8)
+                    | ((h.usedGpus() == 0 ? 1L : 0L) << 16) | (clamp(h.totalCpus() - h.usedCpus(), 0xFFFF) << 17)
+                    | (clamp(h.totalHugepages() - h.usedHugepages(), 0xFFFF) << 33);
+            freeMemory.set(i, h.totalMemoryMiB() - h.usedMemoryMiB());
+            location.set(i, locations.computeIfAbsent(h.location(), k -> nextLocation.getAndIncrement()));
+            packed.set(i, word);
+        }
+
+        private static long clamp(long v, long max) {
+            return Math.max(0, Math.min(v, max));
+        }
+    }
+
+    /** What a claim needs to know about the snapshot its decision came from. */
+    record Seen(long version, Instant topology) {
+    }
+
+    private record OwnClaim(UUID hostId, Placement placement, long memoryMiB) {
+    }
+
+    static final String ROW_COLUMNS = """
+            id, state, gpu_model, location, passthrough_capable, virtualization_mode, virtualization_status,
+            topology_reported_at, alloc_version, total_gpus, used_gpus, total_cpus, used_cpus, total_memory_mib,
+            used_memory_mib, total_hugepages_1g, used_hugepages_1g""";
+
+    static HostRow row(java.sql.ResultSet rs) throws java.sql.SQLException {
+        java.sql.Timestamp ts = rs.getTimestamp("topology_reported_at");
+        return new HostRow(rs.getObject("id", UUID.class), rs.getString("state"), rs.getString("gpu_model"),
+                rs.getString("location"), rs.getBoolean("passthrough_capable"), rs.getString("virtualization_mode"),
+                rs.getString("virtualization_status"), ts == null ? Instant.EPOCH : ts.toInstant(),
+                rs.getLong("alloc_version"), rs.getInt("total_gpus"), rs.getInt("used_gpus"), rs.getInt("total_cpus"),
+                rs.getInt("used_cpus"), rs.getLong("total_memory_mib"), rs.getLong("used_memory_mib"),
+                rs.getInt("total_hugepages_1g"), rs.getInt("used_hugepages_1g"));
+    }
+
+    private final JdbcClient jdbc;
+    private final SnapshotLoader loader;
+    private final PgNotifications notifications;
+    private final long refreshMillis;
+    private final Map<UUID, Slot> slots = new ConcurrentHashMap<>();
+    // hosts grouped by GPU model (key "" for hosts without one); rebuilt when the set of hosts changes
+    private volatile Map<String, Group> byModel = Map.of();
+    private final Map<String, Integer> locations = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger nextLocation = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile Slot[] all = new Slot[0];
+    private final Map<UUID, OwnClaim> ownClaims = new ConcurrentHashMap<>();
+    private final LinkedBlockingQueue<UUID> announced = new LinkedBlockingQueue<>();
+    private final Object refreshLock = new Object();
+    private final AtomicLong refreshes = new AtomicLong();
+    private volatile boolean loaded;
+    private final AtomicBoolean running = new AtomicBoolean();
+    private Thread refresher;
+
+    FleetCache(JdbcClient jdbc, SnapshotLoader loader, PgNotifications notifications, PlacementProperties properties) {
+        this.jdbc = jdbc;
+        this.loader = loader;
+        this.notifications = notifications;
+        this.refreshMillis = properties.cacheRefreshMillis();
+    }
+
+    // ---------------------------------------------------------------- candidate selection
+
+    /**
+     * The hosts the former candidate query returned, from memory: ready passthrough hosts that match
+     * the request's model, location and host filter and whose counters have room; best fit first
+     * (empty boards last for GPU requests, GPU hosts last for CPU-only ones), a random tie-break so
+     * concurrent requests spread over equals, and hosts this instance is claiming on right now last.
+     */
+    List<Slot> candidates(PlacementRequest r, int limit) {
+        ensureLoaded();
+        Map<String, Group> groups = byModel;
+        Collection<Group> pool;
+        if (r.gpuModel() == null) {
+            pool = groups.values();
+        } else {
+            Group g = groups.get(r.gpuModel());
+            pool = g == null ? List.of() : List.of(g);
+        }
+        Integer wantedLocation = r.location() == null ? null : locations.get(r.location());
+        if (r.location() != null && wantedLocation == null) {
+            return List.of();
+        }
+        int loc = wantedLocation == null ? -1 : wantedLocation;
+        Set<UUID> only = r.hostIds();
+        long pages = r.hugepages1g();
+        int gpus = r.gpuCount();
+        long cpus = r.vcpus();
+        long memory = r.memoryMiB();
+        Slot[] top = new Slot[limit];
+        long[] keys = new long[limit];
+        int n = 0;
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        for (Group g : pool) {
+            var packed = g.packed;
+            for (int i = 0, size = g.slots.length; i < size; i++) {
+                long w = packed.get(i);
+                if (w < 0) {
+                    continue; // does not take VMs
+                }
+                long freeGpus = w & 0xFF;
+                long totalGpus = (w >>> 8) & 0xFF;
+                boolean unused = ((w >>> 16) & 1) == 1;
+                if (freeGpus < gpus || ((w >>> 17) & 0xFFFF) < cpus || ((w >>> 33) & 0xFFFF) < pages
+                        || (loc >= 0 && g.location.get(i) != loc) || g.freeMemory.get(i) < memory) {
+                    continue;
+                }
+                Slot s = g.slots[i];
+                if (!only.isEmpty() && !only.contains(s.entry.row().id())) {
+                    continue;
+                }
+                long first = gpus == 0 ? (totalGpus > 0 ? 1 : 0) : (unused && gpus < totalGpus ? 1 : 0);
+                // best fit first; then a random tie-break so concurrent requests spread over equals
+                long key = (first << 56) | (freeGpus << 32) | (random.nextInt() & 0xFFFFFFFFL);
+                if (n < limit || key < keys[n - 1]) {
+                    if (s.claiming.isLocked()) {
+                        key |= 1L << 60; // another thread of ours is claiming there right now: rank it last
+                        if (n == limit && key >= keys[n - 1]) {
+                            continue;
+                        }
+                    }
+                    int pos = n < limit ? n++ : limit - 1;
+                    while (pos > 0 && keys[pos - 1] > key) {
+                        keys[pos] = keys[pos - 1];
+                        top[pos] = top[pos - 1];
+                        pos--;
+                    }
+                    keys[pos] = key;
+                    top[pos] = s;
+                }
+            }
+        }
+        List<Slot> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(top[i]);
+        }
+        return out;
+    }
+
+    Slot slot(UUID hostId) {
+        return slots.get(hostId);
+    }
+
+    /**
+     * Current entries of these hosts with snapshots, loading (in one batch of queries) those whose
+     * snapshot is missing or was invalidated.
+     */
+    List<Entry> snapshots(List<Slot> chosen) {
+        List<UUID> missing = new ArrayList<>();
+        for (Slot s : chosen) {
+            if (s.entry.snapshot() == null) {
+                missing.add(s.entry.row().id());
+            }
+        }
+        Map<UUID, Entry> fresh = missing.isEmpty() ? Map.of() : load(missing);
+        List<Entry> out = new ArrayList<>(chosen.size());
+        for (Slot s : chosen) {
+            Entry e = s.entry;
+            if (e.snapshot() == null) {
+                e = fresh.get(e.row().id());
+            }
+            if (e != null && e.snapshot() != null) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    /** Reads these hosts from the database and installs what was read (unless the cache is already newer). */
+    Map<UUID, Entry> load(Collection<UUID> hostIds) {
+        SnapshotLoader.Loaded l = loader.load(List.copyOf(hostIds), false);
+        Map<UUID, Entry> out = new HashMap<>();
+        for (HostSnapshot h : l.hosts()) {
+            HostRow row = l.rows().get(h.hostId());
+            Entry e = new Entry(row, h);
+            Entry installed = install(e, true);
+            // the cache may already hold a newer bare row (a refresh overtook this read): then decide on
+            // what was read, at its own version, and let the claim's version check sort it out
+            out.put(h.hostId(), installed.snapshot() != null ? installed : e);
+        }
+        return out;
+    }
+
+    /**
+     * Puts what was read from the database into the cache unless the cache is newer: a higher version
+     * wins; at the same version a full read replaces, and a bare row replaces only if the host's
+     * state, mode or counters differ from what the cache holds (then its snapshot is re-read on use).
+     */
+    private Entry install(Entry e, boolean regroupNew) {
+        UUID id = e.row().id();
+        Slot s = slots.get(id);
+        if (s == null) {
+            s = slots.putIfAbsent(id, new Slot(e));
+            if (s == null) {
+                if (regroupNew) {
+                    regroup();
+                }
+                return e;
+            }
+        }
+        boolean moved;
+        Entry result;
+        synchronized (s) {
+            Entry cur = s.entry;
+            long have = cur.row().allocVersion();
+            long got = e.row().allocVersion();
+            boolean replace = got > have
+                    || (got == have && (e.snapshot() != null || !cur.row().sameShape(e.row())));
+            if (!replace) {
+                return cur;
+            }
+            moved = !java.util.Objects.equals(cur.row().gpuModel(), e.row().gpuModel());
+            s.set(e);
+            result = e;
+        }
+        if (moved) {
+            regroup();
+        }
+        return result;
+    }
+
+    /** Forget a host's snapshot (a claim failed in a way the version did not predict); its row stays for ranking. */
+    void invalidate(UUID hostId) {
+        Slot s = slots.get(hostId);
+        if (s != null) {
+            synchronized (s) {
+                s.set(new Entry(s.entry.row(), null));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- our own changes
+
+    /** Our claim moved the host from {@code before} to {@code after}: apply exactly what it took. */
+    void claimed(UUID vmId, Placement p, long memoryMiB, long before, long after) {
+        ownClaims.put(vmId, new OwnClaim(p.hostId(), p, memoryMiB));
+        apply(p.hostId(), p, memoryMiB, before, after, true);
+    }
+
+    /** Our release moved the host from {@code before} to {@code after}. */
+    void released(UUID vmId, UUID hostId, long before, long after) {
+        OwnClaim own = ownClaims.remove(vmId);
+        if (own == null || !own.hostId().equals(hostId)) {
+            bumpUnknown(hostId, after);
+            return;
+        }
+        apply(hostId, own.placement(), own.memoryMiB(), before, after, false);
+    }
+
+    void forget(UUID vmId) {
+        ownClaims.remove(vmId);
+    }
+
+    private void apply(UUID hostId, Placement p, long memoryMiB, long before, long after, boolean take) {
+        Slot s = slots.get(hostId);
+        if (s == null) {
+            return;
+        }
+        synchronized (s) {
+            Entry cur = s.entry;
+            if (cur.row().allocVersion() >= after) {
+                return; // already read from the database at or after this change
+            }
+            HostSnapshot snap = cur.snapshot();
+            HostSnapshot next = null;
+            if (snap != null && cur.row().allocVersion() == before) {
+                next = take ? taken(snap, p) : given(snap, p, cur.row().topology());
+            }
+            int sign = take ? 1 : -1;
+            int pages = p.hugepagesByNode().values().stream().mapToInt(Integer::intValue).sum();
+            HostRow row = cur.row().allocVersion() == before
+                    ? cur.row().withUsage(after, sign * p.gpuDeviceIds().size(), sign * p.cpuIds().size(),
+                            sign * memoryMiB, sign * pages)
+                    // something we did not see happened in between: keep the counters for ranking, re-read on use
+                    : cur.row();
+            s.set(new Entry(row, next));
+        }
+    }
+
+    private void bumpUnknown(UUID hostId, long after) {
+        Slot s = slots.get(hostId);
+        if (s != null) {
+            synchronized (s) {
+                if (s.entry.row().allocVersion() < after) {
+                    s.set(new Entry(s.entry.row(), null));
+                    announced.offer(hostId); // re-read its counters soon
+                }
+            }
+        }
+    }
+
+    private static HostSnapshot taken(HostSnapshot h, Placement p) {
+        Set<Long> gpus = new HashSet<>(p.gpuDeviceIds());
+        List<GpuSnapshot> g = new ArrayList<>(h.gpus().size());
+        for (GpuSnapshot x : h.gpus()) {
+            g.add(gpus.contains(x.deviceId()) ? new GpuSnapshot(x.deviceId(), x.bdf(), x.moduleId(), x.numaNode(),
+                    x.iommuGroup(), x.healthy(), true) : x);
+        }
+        Set<Integer> cpus = new HashSet<>(p.cpuIds());
+        List<NumaSnapshot> nodes = new ArrayList<>(h.numaNodes().size());
+        for (NumaSnapshot n : h.numaNodes()) {
+            List<NumaSnapshot.FreeCpu> free = new ArrayList<>(n.freeCpus().size());
+            for (NumaSnapshot.FreeCpu c : n.freeCpus()) {
+                if (!cpus.contains(c.cpuId())) {
+                    free.add(c);
+                }
+            }
+            nodes.add(new NumaSnapshot(n.nodeId(), free,
+                    n.freeHugepages1g() - p.hugepagesByNode().getOrDefault(n.nodeId(), 0)));
+        }
+        return new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
+                h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), g, partitions(h, p, true), nodes,
+                List.of());
+    }
+
+    private HostSnapshot given(HostSnapshot h, Placement p, Instant topology) {
+        Map<Integer, List<NumaSnapshot.FreeCpu>> layout = loader.topology(h.hostId(), topology);
+        if (layout == null) {
+            return null;
+        }
+        Set<Long> gpus = new HashSet<>(p.gpuDeviceIds());
+        List<GpuSnapshot> g = new ArrayList<>(h.gpus().size());
+        for (GpuSnapshot x : h.gpus()) {
+            g.add(gpus.contains(x.deviceId()) ? new GpuSnapshot(x.deviceId(), x.bdf(), x.moduleId(), x.numaNode(),
+                    x.iommuGroup(), x.healthy(), false) : x);
+        }
+        Set<Integer> back = new HashSet<>(p.cpuIds());
+        List<NumaSnapshot> nodes = new ArrayList<>(h.numaNodes().size());
+        for (NumaSnapshot n : h.numaNodes()) {
+            Set<Integer> free = new HashSet<>(back);
+            for (NumaSnapshot.FreeCpu c : n.freeCpus()) {
+                free.add(c.cpuId());
+            }
+            List<NumaSnapshot.FreeCpu> list = new ArrayList<>();
+            for (NumaSnapshot.FreeCpu c : layout.getOrDefault(n.nodeId(), List.of())) {
+                if (free.contains(c.cpuId())) {
+                    list.add(c);
+                }
+            }
+            nodes.add(new NumaSnapshot(n.nodeId(), list,
+                    n.freeHugepages1g() + p.hugepagesByNode().getOrDefault(n.nodeId(), 0)));
+        }
+        return new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
+                h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), g, partitions(h, p, false), nodes,
+                List.of());
+    }
+
+    private static List<PartitionSnapshot> partitions(HostSnapshot h, Placement p, boolean allocated) {
+        if (p.partitionRowId() == null) {
+            return h.partitions();
+        }
+        List<PartitionSnapshot> out = new ArrayList<>(h.partitions().size());
+        for (PartitionSnapshot x : h.partitions()) {
+            out.add(x.rowId() == p.partitionRowId()
+                    ? new PartitionSnapshot(x.rowId(), x.partitionId(), x.moduleIds(), x.available(), allocated) : x);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- refresh from the database
+
+    private void ensureLoaded() {
+        if (!loaded) {
+            refreshAll(refreshes.get());
+        }
+    }
+
+    /** Generation of full refreshes so far; pass it to {@link #refreshAll(long)} to avoid refreshing twice. */
+    long generation() {
+        return refreshes.get();
+    }
+
+    /**
+     * Re-reads every host row (one query) unless another full refresh completed after {@code seenGeneration}:
+     * new hosts appear, hosts whose version or state changed lose their snapshot, vanished hosts go.
+     */
+    void refreshAll(long seenGeneration) {
+        synchronized (refreshLock) {
+            if (loaded && refreshes.get() != seenGeneration) {
+                return;
+            }
+            List<HostRow> rows = jdbc.sql("SELECT " + ROW_COLUMNS + " FROM host").query((rs, n) -> row(rs)).list();
+            Set<UUID> present = new HashSet<>();
+            boolean added = false;
+            for (HostRow r : rows) {
+                present.add(r.id());
+                if (!slots.containsKey(r.id())) {
+                    added = true;
+                }
+                install(new Entry(r, null), false);
+            }
+            if (slots.keySet().retainAll(present) || added) {
+                regroup();
+            }
+            loaded = true;
+            refreshes.incrementAndGet();
+        }
+    }
+
+    /** Re-reads these host rows; a changed host loses its snapshot (re-read when next a candidate). */
+    void refresh(Collection<UUID> hostIds) {
+        if (hostIds.isEmpty()) {
+            return;
+        }
+        List<HostRow> rows = jdbc.sql("SELECT " + ROW_COLUMNS + " FROM host WHERE id = ANY(?)")
+                .param(hostIds.toArray(UUID[]::new)).query((rs, n) -> row(rs)).list();
+        Set<UUID> present = new HashSet<>();
+        boolean regroupNeeded = false;
+        for (HostRow r : rows) {
+            present.add(r.id());
+            Slot s = slots.get(r.id());
+            if (s == null) {
+                install(new Entry(r, null), false);
+                regroupNeeded = true;
+            } else {
+                synchronized (s) {
+                    // announced: state, mode, topology or GPU health changed; re-read the snapshot too
+                    if (r.allocVersion() >= s.entry.row().allocVersion()) {
+                        regroupNeeded |= !java.util.Objects.equals(s.entry.row().gpuModel(), r.gpuModel());
+                        s.set(new Entry(r, null));
+                    }
+                }
+            }
+        }
+        for (UUID id : hostIds) {
+            if (!present.contains(id) && slots.remove(id) != null) {
+                regroupNeeded = true;
+            }
+        }
+        if (regroupNeeded) {
+            regroup();
+        }
+    }
+
+    private synchronized void regroup() {
+        Map<String, List<Slot>> grouped = new HashMap<>();
+        List<Slot> everything = new ArrayList<>(slots.size());
+        for (Slot s : slots.values()) {
+            everything.add(s);
+            String model = s.entry.row().gpuModel();
+            grouped.computeIfAbsent(model == null ? "" : model, k -> new ArrayList<>()).add(s);
+        }
+        Map<String, Group> next = new HashMap<>();
+        grouped.forEach((model, members) -> {
+            Group g = new Group(members.toArray(Slot[]::new), locations, nextLocation);
+            for (int i = 0; i < g.slots.length; i++) {
+                Slot s = g.slots[i];
+                synchronized (s) {
+                    g.publish(i, s.entry.row());
+                    s.group = g;
+                    s.index = i;
+                }
+            }
+            next.put(model, g);
+        });
+        all = everything.toArray(Slot[]::new);
+        byModel = next;
+    }
+
+    /**
+     * Loads the snapshots of up to {@code batch} hosts that have none (never a candidate yet, or
+     * changed elsewhere), so that placements find them in memory. Returns how many it loaded.
+     */
+    int warm(int batch) {
+        ensureLoaded();
+        List<UUID> cold = new ArrayList<>(batch);
+        for (Slot s : all) {
+            if (s.entry.snapshot() == null) {
+                cold.add(s.entry.row().id());
+                if (cold.size() == batch) {
+                    break;
+                }
+            }
+        }
+        if (cold.isEmpty()) {
+            return 0;
+        }
+        int warmed = 0;
+        load(cold);
+        for (UUID id : cold) {
+            Slot s = slots.get(id);
+            if (s != null && s.entry.snapshot() != null) {
+                warmed++;
+            }
+        }
+        return warmed; // 0 if none could be loaded (e.g. deleted meanwhile): the caller stops, the poll cleans up
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    @Override
+    public void start() {
+        if (running.compareAndSet(false, true)) {
+            notifications.subscribe(CHANNEL, payload -> {
+                try {
+                    announced.offer(UUID.fromString(payload));
+                } catch (IllegalArgumentException ignored) {
+                    // not a host id: nothing to refresh
+                }
+            });
+            refresher = new Thread(this::refreshLoop, "placement-fleet-cache");
+            refresher.setDaemon(true);
+            refresher.start();
+        }
+    }
+
+    private void refreshLoop() {
+        long nextFull = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(refreshMillis);
+        while (running.get()) {
+            try {
+                long waitNanos = Math.max(0, nextFull - System.nanoTime());
+                // keep every host's snapshot in memory: load cold ones between other work
+                boolean warming = loaded && warm(WARM_BATCH) > 0;
+                UUID first = warming ? announced.poll() : announced.poll(waitNanos, TimeUnit.NANOSECONDS);
+                if (!running.get()) {
+                    return;
+                }
+                if (first != null) {
+                    Thread.sleep(5); // let a burst of announcements gather into one query
+                    Set<UUID> batch = new HashSet<>();
+                    batch.add(first);
+                    announced.drainTo(batch);
+                    if (loaded) {
+                        refresh(batch);
+                    }
+                }
+                if (System.nanoTime() - nextFull >= 0) {
+                    if (loaded) {
+                        refreshAll(refreshes.get());
+                    }
+                    nextFull = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(refreshMillis);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                if (running.get()) {
+                    log.warn("placement fleet cache refresh failed (claims stay safe; retrying): {}", e.toString());
+                    try {
+                        Thread.sleep(500);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void stop() {
+        running.set(false);
+        if (refresher != null) {
+            refresher.interrupt();
+            try {
+                refresher.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running.get();
+    }
+
+    @Override
+    public int getPhase() {
+        return Integer.MAX_VALUE - 300;
+    }
+}
