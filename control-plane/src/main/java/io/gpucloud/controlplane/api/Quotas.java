@@ -23,7 +23,7 @@ import org.springframework.transaction.annotation.Transactional;
  * ones because they keep their GPUs.
  */
 @Service
-class Quotas {
+public class Quotas {
 
     private final JdbcClient jdbc;
     private final InstanceTypes types;
@@ -101,7 +101,7 @@ class Quotas {
      * model of the catalog.
      */
     @Transactional
-    void replace(UUID projectId, Map<String, ? extends Number> requested) {
+    public void replace(UUID projectId, Map<String, ? extends Number> requested) {
         Map<String, Integer> limits = new LinkedHashMap<>();
         Set<String> gpuModels = new TreeSet<>();
         types.all().stream().map(InstanceTypes.InstanceType::gpuModel).filter(Objects::nonNull).forEach(gpuModels::add);

@@ -47,12 +47,15 @@ class TenantsController {
     private final int defaultVms;
 
     private final io.gpucloud.controlplane.tenancy.Tenants tenants;
+    private final io.gpucloud.controlplane.api.Quotas quotas;
 
     TenantsController(JdbcClient jdbc, Users users, AuditLog audit, io.gpucloud.controlplane.tenancy.Tenants tenants,
+                      io.gpucloud.controlplane.api.Quotas quotas,
                       @Value("${gpucloud.api.quota-defaults.gpus-per-model:16}") int defaultGpusPerModel,
                       @Value("${gpucloud.api.quota-defaults.vcpus:512}") int defaultVcpus,
                       @Value("${gpucloud.api.quota-defaults.vms:20}") int defaultVms) {
         this.tenants = tenants;
+        this.quotas = quotas;
         this.jdbc = jdbc;
         this.users = users;
         this.audit = audit;
@@ -265,6 +268,54 @@ class TenantsController {
             flash.addFlashAttribute("flashError", e.getMessage());
         }
         return "redirect:/console/admin/tenants/" + tenantId;
+    }
+
+    /**
+     * The quota form of one project. Only limits that differ from the defaults are kept, which is
+     * what the admin API's PUT stores too: an untouched form changes nothing.
+     */
+    @PostMapping("/console/admin/tenants/{id}/projects/{projectId}/quota")
+    String setQuota(@PathVariable String id, @PathVariable String projectId,
+                    @RequestParam Map<String, String> form, @AuthenticationPrincipal ConsoleUser me,
+                    HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash) {
+        UUID tenantId = parseId(id);
+        UUID pid = parseId(projectId);
+        if (tenantId == null || pid == null || jdbc.sql("SELECT count(*) FROM project WHERE id = ? AND tenant_id = ?")
+                .params(pid, tenantId).query(Long.class).single() == 0) {
+            response.setStatus(404);
+            return "console/not-found";
+        }
+        Map<String, Long> limits = new java.util.LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, String> e : form.entrySet()) {
+                if (!e.getKey().startsWith("limit.")) {
+                    continue;
+                }
+                String resource = e.getKey().substring("limit.".length());
+                long limit;
+                try {
+                    limit = Long.parseLong(e.getValue().trim());
+                } catch (NumberFormatException notANumber) {
+                    throw ApiException.badRequest("limits." + resource, resource + " must be a whole number.");
+                }
+                if (limit != defaultLimit(resource)) {
+                    limits.put(resource, limit);
+                }
+            }
+            quotas.replace(pid, limits);
+            audit.record(new AuditLog.Event(me.asAdmin(), "quota.update", "quota", pid.toString(),
+                    request.getRemoteAddr(), "ok", Map.of("limits", limits)));
+            flash.addFlashAttribute("flash", "Quota saved.");
+        } catch (ApiException e) {
+            flash.addFlashAttribute("flashError", "Quota not saved: " + e.getMessage());
+        }
+        return "redirect:/console/admin/tenants/" + tenantId;
+    }
+
+    private long defaultLimit(String resource) {
+        if (resource.equals("vms")) return defaultVms;
+        if (resource.equals("vcpus")) return defaultVcpus;
+        return defaultGpusPerModel;
     }
 
     @PostMapping("/console/admin/tenants/{id}/users/{userId}/disable")

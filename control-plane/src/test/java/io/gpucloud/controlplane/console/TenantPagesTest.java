@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /** Tenants, their projects' quotas and users, the monthly billing report with its CSV, and Server-Timing. */
 class TenantPagesTest extends ConsoleTestBase {
@@ -153,6 +154,47 @@ class TenantPagesTest extends ConsoleTestBase {
         assertThat(page.locator("#flash-error").textContent()).contains(name);
         assertThat(jdbc.sql("SELECT count(*) FROM tenant WHERE name = ?").param(name).query(Long.class).single())
                 .isEqualTo(1);
+    }
+
+    @Test
+    void adminChangesAProjectQuotaAndTheApiEnforcesIt() {
+        String demoProject = jdbc.sql("SELECT p.id FROM project p JOIN tenant t ON t.id = p.tenant_id "
+                + "WHERE t.name = 'demo' AND p.name = 'demo'").query(UUID.class).single().toString();
+        String tenantId = jdbc.sql("SELECT id FROM tenant WHERE name = 'demo'").query(UUID.class).single().toString();
+        signInAsAdmin();
+        try {
+            page.navigate(url("/console/admin/tenants/" + tenantId));
+            Locator card = page.locator(".project-card[data-project='demo']");
+            card.locator("summary").click();
+            card.locator("input[name='limit.vms']").fill("3");
+            card.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Save quota")).click();
+            assertThat(page.locator(".alert.ok").textContent()).contains("Quota saved");
+            JsonNode quotas = call("GET", "/api/v1/quotas", PROJECT_TOKEN, null).json();
+            JsonNode vms = null;
+            for (JsonNode q : quotas.get("items")) {
+                if (q.get("resource").asString().equals("vms")) {
+                    vms = q;
+                }
+            }
+            assertThat(vms).as("the customer API reports the new limit").isNotNull();
+            assertThat(vms.get("limit").asInt()).isEqualTo(3);
+            assertThat(jdbc.sql("SELECT max_amount FROM project_quota WHERE project_id = ?::uuid AND resource = 'vms'")
+                    .param(demoProject).query(Integer.class).single()).isEqualTo(3);
+            assertThat(jdbc.sql("SELECT count(*) FROM project_quota WHERE project_id = ?::uuid").param(demoProject)
+                    .query(Long.class).single()).as("untouched limits stay defaults").isEqualTo(1);
+
+            // not a number: refused with the reason, nothing changes
+            page.locator(".project-card[data-project='demo'] summary").click();
+            page.locator(".project-card[data-project='demo'] input[name='limit.vcpus']").evaluate("e => e.type = 'text'");
+            page.locator(".project-card[data-project='demo'] input[name='limit.vcpus']").fill("lots");
+            page.locator(".project-card[data-project='demo']").getByRole(AriaRole.BUTTON,
+                    new Locator.GetByRoleOptions().setName("Save quota")).click();
+            assertThat(page.locator("#flash-error").textContent()).contains("vcpus must be a whole number");
+            assertThat(jdbc.sql("SELECT count(*) FROM project_quota WHERE project_id = ?::uuid").param(demoProject)
+                    .query(Long.class).single()).isEqualTo(1);
+        } finally {
+            jdbc.sql("DELETE FROM project_quota WHERE project_id = ?::uuid").param(demoProject).update();
+        }
     }
 
     @Test
