@@ -133,8 +133,9 @@ $$;
 -- Generic plans, pinned to the indexes: a generic plan is built once per connection and kept until
 -- the tables' statistics change, so one built while a table looked empty (vm and vm_hugepages right
 -- after a fleet is loaded and analyzed) would keep a sequential scan of vm for every claim (measured:
--- claim 1.3 -> 6.8-9.7 ms in the 15 s single-client benchmark). Every statement in these functions is a
--- key lookup that has an index, so sequential scans are switched off inside them.
+-- claim_placement 6.8-9.7 ms instead of ~1 ms in the 15 s single-client benchmark; the old functions in
+-- the default mode fell into the same trap in some runs, 6.8 ms). Every statement in these functions is
+-- a key lookup that has an index, so sequential scans are switched off inside them.
 ALTER FUNCTION claim_placement(uuid, uuid, bigint, bigint[], integer[], integer[], integer[], bigint, bigint)
     SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
 ALTER FUNCTION release_placement(uuid, uuid) SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
