@@ -1,0 +1,124 @@
+package io.gpucloud.controlplane.placement;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.gpucloud.controlplane.ControlPlaneTestBase;
+import io.gpucloud.controlplane.benchmark.SyntheticFleet;
+import io.gpucloud.controlplane.tenancy.Projects;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.dao.DataAccessException;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * The claim and release functions themselves (V14 rewrote them as fewer, set-based statements):
+ * a GPU's IOMMU-group siblings go with it and come back, every counter moves with its rows, and a
+ * claim that loses one CPU fails with GC001 leaving nothing of itself behind.
+ */
+class PlacementClaimSqlTest extends ControlPlaneTestBase {
+
+    private static final String H100 = "H100-SXM5-80GB";
+
+    @Autowired
+    TransactionTemplate tx;
+    @Autowired
+    Projects projects;
+    @Autowired
+    PlacementAudit audit;
+
+    private record Gpu(long partition, long device, int node, int group) {
+    }
+
+    private UUID newVm(UUID project, int gpus, int vcpus, long memoryMiB) {
+        UUID vm = UUID.randomUUID();
+        jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib) VALUES (?, ?, ?, 't', ?, ?, ?, ?)")
+                .params(vm, project, "vm-" + vm, H100, gpus, vcpus, memoryMiB).update();
+        return vm;
+    }
+
+    private void claim(UUID vm, UUID host, Gpu gpu, Integer[] cpus, int pages, long memoryMiB) {
+        jdbc.sql("SELECT claim_placement(?, ?, ?, ?, ?, ?, ?, ?, NULL)")
+                .params(vm, host, gpu.partition(), new Long[] {gpu.device()}, cpus, new Integer[] {gpu.node()},
+                        new Integer[] {pages}, memoryMiB)
+                .query((rs, n) -> 1).list();
+    }
+
+    private Map<String, Object> counters(UUID host, int node) {
+        return jdbc.sql("""
+                SELECT h.used_gpus, h.used_cpus, h.used_memory_mib, h.used_hugepages_1g, n.used_cpus AS node_cpus,
+                       n.hugepages_1g_used AS node_pages, ARRAY(SELECT unnest(n.held_cpus) ORDER BY 1)::text AS held
+                  FROM host h JOIN numa_node n ON n.host_id = h.id AND n.node_id = ?
+                 WHERE h.id = ?
+                """).params(node, host).query().singleRow();
+    }
+
+    private UUID holderOf(long device) {
+        return jdbc.sql("SELECT vm_id FROM pci_device WHERE id = ?").param(device)
+                .query((rs, n) -> rs.getObject(1, UUID.class)).list().get(0);
+    }
+
+    @Test
+    void siblingsGoWithTheirGpuCountersFollowTheRowsAndALostClaimLeavesNothing() {
+        new SyntheticFleet(jdbc, tx).create("sqlclaim", "sqlclaim-1", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-1'").query(UUID.class).single();
+        UUID project = projects.ensureProject("sqlclaim", "sqlclaim");
+        List<Gpu> gpus = jdbc.sql("""
+                SELECT p.id, d.id AS device, d.numa_node, d.iommu_group FROM gpu_partition p
+                  JOIN gpu_partition_member m ON m.partition_row_id = p.id JOIN pci_device d ON d.id = m.device_id
+                 WHERE p.host_id = ? AND p.gpu_count = 1 AND d.numa_node = 0 ORDER BY d.module_id LIMIT 2
+                """).param(host).query((rs, n) -> new Gpu(rs.getLong(1), rs.getLong(2), rs.getInt(3), rs.getInt(4)))
+                .list();
+        Gpu first = gpus.get(0);
+        Gpu second = gpus.get(1);
+        // an audio function in the first GPU's IOMMU group
+        long audio = jdbc.sql("""
+                INSERT INTO pci_device (host_id, bdf, vendor_id, device_id, class_code, kind, numa_node, iommu_group)
+                VALUES (?, '0000:fe:00.1', '10de', '22a3', '040300', 'other', 0, ?) RETURNING id
+                """).params(host, first.group()).query(Long.class).single();
+        Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT 8")
+                .param(host).query(Integer.class).list().toArray(Integer[]::new);
+        Map<String, Object> empty = counters(host, 0);
+
+        UUID a = newVm(project, 1, 4, 4096);
+        claim(a, host, first, new Integer[] {node0[0], node0[1], node0[2], node0[3]}, 4, 4096);
+        assertThat(holderOf(first.device())).isEqualTo(a);
+        assertThat(holderOf(audio)).isEqualTo(a);
+        Map<String, Object> held = counters(host, 0);
+        assertThat(held.get("used_gpus")).isEqualTo(1);
+        assertThat(held.get("used_cpus")).isEqualTo(4);
+        assertThat(held.get("used_memory_mib")).isEqualTo(4096L);
+        assertThat(held.get("used_hugepages_1g")).isEqualTo(4);
+        assertThat(held.get("node_cpus")).isEqualTo(4);
+        assertThat(held.get("node_pages")).isEqualTo(4);
+        assertThat(held.get("held")).isEqualTo("{" + node0[0] + "," + node0[1] + "," + node0[2] + "," + node0[3] + "}");
+
+        // B wants a CPU that A holds: GC001, and nothing of B's claim remains
+        UUID b = newVm(project, 1, 4, 4096);
+        assertThatThrownBy(() -> claim(b, host, second, new Integer[] {node0[3], node0[4], node0[5], node0[6]}, 4, 4096))
+                .isInstanceOf(DataAccessException.class)
+                .satisfies(e -> assertThat(((SQLException) ((DataAccessException) e).getMostSpecificCause()).getSQLState())
+                        .isEqualTo("GC001"));
+        assertThat(counters(host, 0)).isEqualTo(held);
+        assertThat(holderOf(second.device())).isNull();
+        assertThat(jdbc.sql("SELECT count(*) FROM gpu_partition WHERE id = ? AND vm_id IS NOT NULL")
+                .param(second.partition()).query(Long.class).single()).isZero();
+        assertThat(jdbc.sql("SELECT count(*) FROM cpu WHERE vm_id = ?").param(b).query(Long.class).single()).isZero();
+        assertThat(jdbc.sql("SELECT count(*) FROM vm_hugepages WHERE vm_id = ?").param(b).query(Long.class).single()).isZero();
+        assertThat(jdbc.sql("SELECT count(*) FROM vm WHERE id = ? AND host_id IS NOT NULL").param(b)
+                .query(Long.class).single()).isZero();
+        assertThat(audit.violations()).isEmpty();
+
+        // release gives everything back, the sibling too, and is safe to repeat
+        assertThat(jdbc.sql("SELECT count(*) FROM release_placement_of(?)").param(a).query(Long.class).single()).isEqualTo(1);
+        assertThat(jdbc.sql("SELECT count(*) FROM release_placement_of(?)").param(a).query(Long.class).single()).isZero();
+        assertThat(holderOf(first.device())).isNull();
+        assertThat(holderOf(audio)).isNull();
+        assertThat(counters(host, 0)).isEqualTo(empty);
+        assertThat(audit.violations()).isEmpty();
+    }
+}
