@@ -383,6 +383,32 @@ class FleetCache implements SmartLifecycle {
         ownClaims.remove(vmId);
     }
 
+    /**
+     * Drops our record of claims whose VM holds no CPU any more: released by another instance, or
+     * never committed. Without this the records of such VMs would pile up for the life of the
+     * process. A record dropped too early costs nothing but a re-read of its host on release.
+     */
+    int pruneOwnClaims() {
+        if (ownClaims.isEmpty()) {
+            return 0;
+        }
+        List<UUID> ids = new java.util.ArrayList<>(ownClaims.keySet());
+        int pruned = 0;
+        for (int from = 0; from < ids.size(); from += 1000) {
+            UUID[] chunk = ids.subList(from, Math.min(ids.size(), from + 1000)).toArray(UUID[]::new);
+            List<UUID> gone = jdbc.sql("""
+                    SELECT v FROM unnest(?::uuid[]) AS v WHERE NOT EXISTS (SELECT 1 FROM cpu WHERE cpu.vm_id = v)
+                    """).param(chunk).query(UUID.class).list();
+            gone.forEach(ownClaims::remove);
+            pruned += gone.size();
+        }
+        return pruned;
+    }
+
+    boolean remembersClaim(UUID vmId) {
+        return ownClaims.containsKey(vmId);
+    }
+
     private void apply(UUID hostId, Placement p, long memoryMiB, long before, long after, boolean take) {
         Slot s = slots.get(hostId);
         if (s == null) {
@@ -638,6 +664,7 @@ class FleetCache implements SmartLifecycle {
 
     private void refreshLoop() {
         long nextFull = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(refreshMillis);
+        long nextPrune = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
         while (running.get()) {
             try {
                 long waitNanos = Math.max(0, nextFull - System.nanoTime());
@@ -659,6 +686,10 @@ class FleetCache implements SmartLifecycle {
                 if (System.nanoTime() - nextFull >= 0) {
                     if (loaded) {
                         refreshAll(refreshes.get());
+                    }
+                    if (System.nanoTime() - nextPrune >= 0) {
+                        pruneOwnClaims();
+                        nextPrune = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
                     }
                     nextFull = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(refreshMillis);
                 }

@@ -137,6 +137,11 @@ class FleetCacheTest extends ControlPlaneTestBase {
         assertThat(again.placement()).as("freed by the other instance").isPresent();
         assertThat(gpusOf(fourth)).doesNotContainAnyElementsOf(gpusOf(second));
         assertThat(audit.violations()).isEmpty();
+        // A still remembers claiming `first`, which B released: the prune forgets it, keeps the live one
+        assertThat(cacheOfA.remembersClaim(first)).isTrue();
+        assertThat(cacheOfA.pruneOwnClaims()).isPositive();
+        assertThat(cacheOfA.remembersClaim(first)).isFalse();
+        assertThat(cacheOfA.remembersClaim(fourth)).isTrue();
         cacheOfB.load(List.of(host)); // B catches up (as its poll would), then releases its own VM
         b.release(second);
         assertCacheMatchesDatabase(cacheOfB, host); // its own release applied
