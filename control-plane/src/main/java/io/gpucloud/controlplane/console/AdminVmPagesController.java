@@ -9,7 +9,6 @@ import io.gpucloud.placement.NumaPolicy;
 import io.gpucloud.placement.PlacementDecision;
 import io.gpucloud.placement.PlacementRequest;
 import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
@@ -24,7 +23,6 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
-import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -141,7 +139,7 @@ class AdminVmPagesController {
 
     @GetMapping("/console/admin/vms/{vmId}")
     String detail(@PathVariable String vmId, Model model) {
-        UUID id = parse(vmId);
+        UUID id = VmPages.id(vmId);
         VmQueries.VmView vm;
         try {
             vm = queries.get(id, null);
@@ -166,7 +164,7 @@ class AdminVmPagesController {
     @PostMapping("/console/admin/vms/{vmId}/{action:stop|start|reboot|delete}")
     String act(@AuthenticationPrincipal ConsoleUser me, @PathVariable String vmId, @PathVariable String action,
                HttpServletRequest request, RedirectAttributes flash) {
-        UUID id = parse(vmId);
+        UUID id = VmPages.id(vmId);
         try {
             vms.signal(id, action.equals("delete") ? "destroy" : action, null);
             VmPages.audit(audit, me.asAdmin(), "vm." + action, "vm", id, request, null);
@@ -186,10 +184,6 @@ class AdminVmPagesController {
         return "redirect:/console/admin/vms/" + id;
     }
 
-    @ExceptionHandler(VmPages.NotFound.class)
-    String notFound(HttpServletResponse response) {
-        return VmPages.notFoundPage(response);
-    }
 
     private Placement placementOf(UUID id, VmQueries.VmView vm) {
         if (vm.hostId() == null) {
@@ -276,13 +270,6 @@ class AdminVmPagesController {
         return Arrays.stream((Object[]) a.getArray()).map(o -> ((Number) o).intValue()).toList();
     }
 
-    static UUID parse(String id) {
-        try {
-            return UUID.fromString(id);
-        } catch (IllegalArgumentException e) {
-            throw new VmPages.NotFound();
-        }
-    }
 
     private static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s.strip();

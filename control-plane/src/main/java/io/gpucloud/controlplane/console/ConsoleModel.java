@@ -10,7 +10,8 @@ import org.springframework.web.bind.annotation.ModelAttribute;
 
 /**
  * What every console page's layout needs: who is signed in, the projects they can switch to and
- * the current path (to mark the active navigation entry).
+ * the current path (to mark the active navigation entry). Also turns {@link VmPages.NotFound} and
+ * {@link VmPages.Refused} thrown by any console controller into the 404 and 403 pages.
  */
 @ControllerAdvice(assignableTypes = {ConsoleController.class}, basePackageClasses = ConsoleModel.class)
 class ConsoleModel {
@@ -36,6 +37,20 @@ class ConsoleModel {
     @ModelAttribute("path")
     String path(HttpServletRequest request) {
         return request.getRequestURI();
+    }
+
+    @org.springframework.web.bind.annotation.ExceptionHandler(VmPages.NotFound.class)
+    String notFound(VmPages.NotFound e, jakarta.servlet.http.HttpServletResponse response,
+                    org.springframework.ui.Model model) {
+        response.setStatus(404);
+        model.addAttribute("message", e.getMessage());
+        return "console/not-found";
+    }
+
+    @org.springframework.web.bind.annotation.ExceptionHandler(VmPages.Refused.class)
+    String refused(jakarta.servlet.http.HttpServletResponse response) {
+        response.setStatus(403);
+        return "console/denied";
     }
 
     private static ConsoleUser current() {

@@ -63,14 +63,11 @@ class NodesController {
 
     @GetMapping("/console/admin/hosts/{id}")
     String detail(@PathVariable String id, Model model, HttpServletResponse response) {
-        Optional<NodeQueries.Node> node = uuid(id).flatMap(queries::node);
-        if (node.isEmpty()) {
-            return notFound(model, response, "No node with id " + id + ".");
-        }
-        model.addAttribute("node", node.get());
-        model.addAttribute("host", node.get().host());
-        model.addAttribute("hostId", node.get().host().id());
-        model.addAttribute("virtualizationCatalog", virtualization.catalog(node.get().host().id()));
+        NodeQueries.Node node = queries.node(hostId(id)).orElseThrow(() -> noNode(id));
+        model.addAttribute("node", node);
+        model.addAttribute("host", node.host());
+        model.addAttribute("hostId", node.host().id());
+        model.addAttribute("virtualizationCatalog", virtualization.catalog(node.host().id()));
         return "console/admin/host";
     }
 
@@ -78,15 +75,12 @@ class NodesController {
     String act(@PathVariable String id, @PathVariable String action,
                @RequestParam Optional<String> reason, @AuthenticationPrincipal ConsoleUser me,
                HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash, Model model) {
-        Optional<UUID> hostId = uuid(id);
-        if (hostId.isEmpty()) {
-            return notFound(model, response, "No node with id " + id + ".");
-        }
+        UUID host = hostId(id);
         String why = reason.filter(r -> !r.isBlank()).map(String::strip).orElse(null);
         String result;
         int status;
         try {
-            registry.applyAdminAction(hostId.get(), action, why);
+            registry.applyAdminAction(host, action, why);
             flash.addFlashAttribute("flash", switch (action) {
                 case "drain" -> "Draining: no new VMs are placed on this node; running ones stay.";
                 case "maintenance" -> "The node is in maintenance.";
@@ -96,7 +90,7 @@ class NodesController {
             status = 303;
         } catch (ApiException e) {
             if (e.status().value() == 404) {
-                return notFound(model, response, "No node with id " + id + ".");
+                throw noNode(id);
             }
             flash.addFlashAttribute("flashError", e.getMessage());
             result = "rejected";
@@ -110,26 +104,24 @@ class NodesController {
             if (why != null) {
                 detail.put("reason", why);
             }
-            audit.record(new AuditLog.Event(me.asAdmin(), "host." + action, "host", hostId.get().toString(),
+            audit.record(new AuditLog.Event(me.asAdmin(), "host." + action, "host", host.toString(),
                     request.getRemoteAddr(), result, detail));
         } catch (RuntimeException e) {
             log.error("Could not write the audit event for {} of host {}", action, id, e);
         }
-        return "redirect:/console/admin/hosts/" + hostId.get();
+        return "redirect:/console/admin/hosts/" + host;
     }
 
-    static String notFound(Model model, HttpServletResponse response, String message) {
-        response.setStatus(404);
-        model.addAttribute("message", message);
-        return "console/not-found";
-    }
-
-    static Optional<UUID> uuid(String s) {
+    private static UUID hostId(String id) {
         try {
-            return Optional.of(UUID.fromString(s));
+            return UUID.fromString(id);
         } catch (IllegalArgumentException e) {
-            return Optional.empty();
+            throw noNode(id);
         }
+    }
+
+    private static VmPages.NotFound noNode(String id) {
+        return new VmPages.NotFound("No node with id " + id + ".");
     }
 
     /** The list's URL with its filters, ending in {@code page=} so templates append the page number. */

@@ -22,7 +22,6 @@ import java.util.regex.Pattern;
 import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
-import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.ModelAttribute;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -99,7 +98,7 @@ class ProjectPagesController {
 
     @GetMapping("/console/switch-project")
     String switchProject(@AuthenticationPrincipal ConsoleUser me, @RequestParam(required = false) String project) {
-        UUID id = AdminVmPagesController.parse(project == null ? "" : project);
+        UUID id = VmPages.id(project == null ? "" : project);
         return "redirect:/console/projects/" + mine(me, id).id();
     }
 
@@ -232,7 +231,7 @@ class ProjectPagesController {
                      @PathVariable String keyId, HttpServletRequest request, Model model, RedirectAttributes flash) {
         Users.ProjectRef p = project(me, projectId, model);
         VmPages.requireChange(me);
-        UUID id = AdminVmPagesController.parse(keyId);
+        UUID id = VmPages.id(keyId);
         try {
             sshKeys.delete(p.id(), id);
         } catch (ApiException e) {
@@ -287,7 +286,7 @@ class ProjectPagesController {
                        RedirectAttributes flash) {
         Users.ProjectRef p = project(me, projectId, model);
         VmPages.requireChange(me);
-        UUID id = AdminVmPagesController.parse(tokenId);
+        UUID id = VmPages.id(tokenId);
         TokenService.TokenInfo t = tokens.revokeProjectToken(p.id(), id).orElseThrow(VmPages.NotFound::new);
         VmPages.audit(audit, me.inProject(p.id()), "token.delete", "token", id, request, null);
         flash.addFlashAttribute("ok", "Revoked token " + t.name() + ".");
@@ -305,21 +304,13 @@ class ProjectPagesController {
         return "console/project/usage";
     }
 
-    @ExceptionHandler(VmPages.NotFound.class)
-    String notFound(HttpServletResponse response) {
-        return VmPages.notFoundPage(response);
-    }
 
-    @ExceptionHandler(VmPages.Refused.class)
-    String refused(HttpServletResponse response) {
-        return VmPages.refusedPage(response);
-    }
 
     // ---- helpers ----
 
     /** The project, if it is the signed-in user's tenant's; else the 404 page. Sets what the layout needs. */
     private Users.ProjectRef project(ConsoleUser me, String projectId, Model model) {
-        Users.ProjectRef p = mine(me, AdminVmPagesController.parse(projectId));
+        Users.ProjectRef p = mine(me, VmPages.id(projectId));
         model.addAttribute("projectId", p.id());
         model.addAttribute("project", p);
         model.addAttribute("canChange", me.user().canChange());
@@ -333,7 +324,7 @@ class ProjectPagesController {
 
     private CustomerVms.CustomerVm vmOf(Users.ProjectRef p, String vmId) {
         try {
-            return vms.get(p.id(), AdminVmPagesController.parse(vmId));
+            return vms.get(p.id(), VmPages.id(vmId));
         } catch (ApiException e) {
             throw new VmPages.NotFound();
         }

@@ -122,13 +122,9 @@ class TenantsController {
     @GetMapping("/console/admin/tenants/{id}")
     @Transactional(readOnly = true)
     String tenant(@PathVariable String id, Model model, HttpServletResponse response) {
-        UUID tenantId = parseId(id);
-        Map<String, Object> tenant = tenantId == null ? null : jdbc.sql("SELECT id, name, created_at FROM tenant WHERE id = ?")
-                .param(tenantId).query().listOfRows().stream().findFirst().orElse(null);
-        if (tenant == null) {
-            response.setStatus(404);
-            return "console/not-found";
-        }
+        UUID tenantId = VmPages.id(id);
+        Map<String, Object> tenant = jdbc.sql("SELECT id, name, created_at FROM tenant WHERE id = ?")
+                .param(tenantId).query().listOfRows().stream().findFirst().orElseThrow(VmPages.NotFound::new);
         model.addAttribute("tenant", tenant);
         io.gpucloud.controlplane.reporting.Invoices.customPlans(jdbc);
         model.addAttribute("projects", projects(tenantId));
@@ -205,13 +201,9 @@ class TenantsController {
                    @RequestParam(defaultValue = "") String displayName, @RequestParam(defaultValue = "") String role,
                    @RequestParam(defaultValue = "") String password, @AuthenticationPrincipal ConsoleUser me,
                    HttpServletRequest request, HttpServletResponse response, Model model, RedirectAttributes flash) {
-        UUID tenantId = parseId(id);
-        String tenantName = tenantId == null ? null
-                : jdbc.sql("SELECT name FROM tenant WHERE id = ?").param(tenantId).query(String.class).optional().orElse(null);
-        if (tenantName == null) {
-            response.setStatus(404);
-            return "console/not-found";
-        }
+        UUID tenantId = VmPages.id(id);
+        String tenantName = jdbc.sql("SELECT name FROM tenant WHERE id = ?").param(tenantId).query(String.class)
+                .optional().orElseThrow(VmPages.NotFound::new);
         try {
             if (!TENANT_ROLES.contains(role)) {
                 throw ApiException.badRequest("role", "role must be one of owner, member, viewer.");
@@ -253,11 +245,9 @@ class TenantsController {
     String createProject(@PathVariable String id, @RequestParam(defaultValue = "") String name,
                          @AuthenticationPrincipal ConsoleUser me, HttpServletRequest request,
                          HttpServletResponse response, RedirectAttributes flash) {
-        UUID tenantId = parseId(id);
-        if (tenantId == null || jdbc.sql("SELECT count(*) FROM tenant WHERE id = ?").param(tenantId)
-                .query(Long.class).single() == 0) {
-            response.setStatus(404);
-            return "console/not-found";
+        UUID tenantId = VmPages.id(id);
+        if (jdbc.sql("SELECT count(*) FROM tenant WHERE id = ?").param(tenantId).query(Long.class).single() == 0) {
+            throw new VmPages.NotFound();
         }
         try {
             io.gpucloud.controlplane.tenancy.Tenants.Project p = tenants.createProject(tenantId, name.trim());
@@ -278,12 +268,11 @@ class TenantsController {
     String setQuota(@PathVariable String id, @PathVariable String projectId,
                     @RequestParam Map<String, String> form, @AuthenticationPrincipal ConsoleUser me,
                     HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash) {
-        UUID tenantId = parseId(id);
-        UUID pid = parseId(projectId);
-        if (tenantId == null || pid == null || jdbc.sql("SELECT count(*) FROM project WHERE id = ? AND tenant_id = ?")
+        UUID tenantId = VmPages.id(id);
+        UUID pid = VmPages.id(projectId);
+        if (jdbc.sql("SELECT count(*) FROM project WHERE id = ? AND tenant_id = ?")
                 .params(pid, tenantId).query(Long.class).single() == 0) {
-            response.setStatus(404);
-            return "console/not-found";
+            throw new VmPages.NotFound();
         }
         Map<String, Long> limits = new java.util.LinkedHashMap<>();
         try {
@@ -321,13 +310,10 @@ class TenantsController {
     @PostMapping("/console/admin/tenants/{id}/users/{userId}/disable")
     String disableUser(@PathVariable String id, @PathVariable String userId, @AuthenticationPrincipal ConsoleUser me,
                        HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash) {
-        UUID tenantId = parseId(id);
-        UUID uid = parseId(userId);
-        Users.User user = uid == null ? null : users.find(uid).orElse(null);
-        if (tenantId == null || user == null || !tenantId.equals(user.tenantId())) {
-            response.setStatus(404);
-            return "console/not-found";
-        }
+        UUID tenantId = VmPages.id(id);
+        UUID uid = VmPages.id(userId);
+        Users.User user = users.find(uid).filter(u -> tenantId.equals(u.tenantId()))
+                .orElseThrow(VmPages.NotFound::new);
         users.disable(uid);
         audit.record(new AuditLog.Event(me.asAdmin(), "user.disable", "user", uid.toString(), request.getRemoteAddr(),
                 "ok", Map.of("email", user.email())));
@@ -335,13 +321,6 @@ class TenantsController {
         return "redirect:/console/admin/tenants/" + tenantId;
     }
 
-    static UUID parseId(String id) {
-        try {
-            return UUID.fromString(id);
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-    }
 
     static int parsePage(String page) {
         try {

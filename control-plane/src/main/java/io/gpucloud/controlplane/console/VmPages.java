@@ -4,14 +4,13 @@ import io.gpucloud.controlplane.tenancy.AuditLog;
 import io.gpucloud.controlplane.tenancy.Principal;
 import io.gpucloud.controlplane.web.ApiException;
 import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** What the VM and project pages share: states, 404s, refusals for viewers, audit of console actions. */
+/** What console pages share: VM states, 404s, refusals for viewers, audit of console actions. */
 final class VmPages {
 
     private static final Logger log = LoggerFactory.getLogger(VmPages.class);
@@ -26,16 +25,28 @@ final class VmPages {
     private VmPages() {
     }
 
-    /** Unknown ids and other tenants' resources: the console's 404 page. */
+    /**
+     * Unknown ids, malformed ids and other tenants' resources, on any console page: thrown, and
+     * rendered as the 404 page by {@link ConsoleModel}.
+     */
     static final class NotFound extends RuntimeException {
         NotFound() {
-            super("not found", null, false, false);
+            this(null);
+        }
+
+        /** @param message shown on the page, or null for the generic sentence */
+        NotFound(String message) {
+            super(message, null, false, false);
         }
     }
 
-    static String notFoundPage(HttpServletResponse response) {
-        response.setStatus(404);
-        return "console/not-found";
+    /** The id in a console URL, or the 404 page when it is not a UUID. */
+    static java.util.UUID id(String id) {
+        try {
+            return java.util.UUID.fromString(id);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new NotFound();
+        }
     }
 
     /** A signed-in user asking for a change their role does not allow. */
@@ -50,11 +61,6 @@ final class VmPages {
         if (!me.user().canChange()) {
             throw new Refused();
         }
-    }
-
-    static String refusedPage(HttpServletResponse response) {
-        response.setStatus(403);
-        return "console/denied";
     }
 
     /** A service's refusal as one sentence for the page. */
