@@ -254,7 +254,9 @@ class ConsoleBenchmark implements ApplicationRunner {
                                  WHERE m.partition_row_id = part;
                             END IF;
                             SELECT array_agg(c.cpu_id) INTO cpus FROM (
-                                SELECT cpu_id FROM cpu WHERE host_id = b.host_id AND node_id = node AND vm_id IS NULL
+                                SELECT cpu_id FROM cpu WHERE host_id = b.host_id AND node_id = node
+                                   AND cpu_id <> ALL ((SELECT held_cpus FROM numa_node
+                                                        WHERE host_id = b.host_id AND node_id = node))
                                  ORDER BY cpu_id LIMIT CASE b.gpus WHEN 4 THEN 16 WHEN 2 THEN 8 ELSE 4 END) c;
                             PERFORM claim_placement(b.vm_id, b.host_id, part, coalesce(gpus, '{}'), cpus, '{}', '{}',
                                                     16384, NULL);

@@ -195,7 +195,7 @@ class AdminVmPagesController {
                        (SELECT module_ids FROM gpu_partition WHERE vm_id = ?) AS partition_modules,
                        ARRAY(SELECT module_id FROM pci_device WHERE vm_id = ? AND kind = 'gpu' AND module_id IS NOT NULL
                               ORDER BY module_id) AS gpu_modules,
-                       ARRAY(SELECT cpu_id FROM cpu WHERE vm_id = ? ORDER BY cpu_id) AS cpus
+                       ARRAY(SELECT x FROM vm, unnest(vm.cpu_ids) AS x WHERE vm.id = ? ORDER BY x) AS cpus
                 """).params(id, id, id, id, id)
                 .query((rs, n) -> new Placement((Integer) rs.getObject("partition_id"),
                         (Integer) rs.getObject("partition_size"), ints(rs, "partition_modules"),

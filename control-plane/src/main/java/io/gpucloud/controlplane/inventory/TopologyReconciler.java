@@ -87,7 +87,7 @@ class TopologyReconciler {
         jdbc.sql("""
                 DELETE FROM numa_node n WHERE host_id = ? AND node_id <> ALL(?)
                    AND used_cpus = 0 AND hugepages_1g_used = 0
-                   AND NOT EXISTS (SELECT 1 FROM cpu c WHERE c.host_id = n.host_id AND c.node_id = n.node_id AND c.vm_id IS NOT NULL)
+                   AND cardinality(held_cpus) = 0
                 """)
                 .params(hostId, reported).update();
     }
@@ -117,7 +117,11 @@ class TopologyReconciler {
                     node_id = EXCLUDED.node_id, siblings = EXCLUDED.siblings
                 """)
                 .params(hostId, ids, sockets, cores, nodes, siblings).update();
-        jdbc.sql("DELETE FROM cpu WHERE host_id = ? AND cpu_id <> ALL(?) AND vm_id IS NULL")
+        // a CPU a VM holds stays until the VM lets go of it (numa_node.held_cpus is the holder of record)
+        jdbc.sql("""
+                DELETE FROM cpu c WHERE host_id = ? AND cpu_id <> ALL(?)
+                   AND NOT EXISTS (SELECT 1 FROM numa_node n WHERE n.host_id = c.host_id AND c.cpu_id = ANY (n.held_cpus))
+                """)
                 .params(hostId, ids).update();
     }
 

@@ -384,7 +384,7 @@ class FleetCache implements SmartLifecycle {
     }
 
     /**
-     * Drops our record of claims whose VM holds no CPU any more: released by another instance, or
+     * Drops our record of claims whose VM is not placed any more: released by another instance, or
      * never committed. Without this the records of such VMs would pile up for the life of the
      * process. A record dropped too early costs nothing but a re-read of its host on release.
      */
@@ -397,7 +397,7 @@ class FleetCache implements SmartLifecycle {
         for (int from = 0; from < ids.size(); from += 1000) {
             UUID[] chunk = ids.subList(from, Math.min(ids.size(), from + 1000)).toArray(UUID[]::new);
             List<UUID> gone = jdbc.sql("""
-                    SELECT v FROM unnest(?::uuid[]) AS v WHERE NOT EXISTS (SELECT 1 FROM cpu WHERE cpu.vm_id = v)
+                    SELECT v FROM unnest(?::uuid[]) AS v WHERE NOT EXISTS (SELECT 1 FROM vm WHERE vm.id = v AND vm.host_id IS NOT NULL)
                     """).param(chunk).query(UUID.class).list();
             gone.forEach(ownClaims::remove);
             pruned += gone.size();

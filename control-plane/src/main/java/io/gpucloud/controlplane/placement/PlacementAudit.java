@@ -39,24 +39,27 @@ public class PlacementAudit {
                 SELECT count(*) FROM vm v
                   LEFT JOIN (SELECT vm_id, count(*) AS n FROM pci_device WHERE vm_id IS NOT NULL AND kind = 'gpu'
                               GROUP BY vm_id) g ON g.vm_id = v.id
-                  LEFT JOIN (SELECT vm_id, count(*) AS n FROM cpu WHERE vm_id IS NOT NULL GROUP BY vm_id) c ON c.vm_id = v.id
                   LEFT JOIN (SELECT vm_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY vm_id) p ON p.vm_id = v.id
                  WHERE v.host_id IS NOT NULL
-                   AND (v.gpu_count <> coalesce(g.n, 0) OR v.vcpus > coalesce(c.n, 0)
+                   AND (v.gpu_count <> coalesce(g.n, 0) OR v.vcpus > cardinality(v.cpu_ids)
                         OR (v.memory_mib + 1023) / 1024 <> coalesce(p.n, 0))
                 """),
-            new Check("resources held on another host than the VM's, or by an unplaced VM", """
-                SELECT (SELECT count(*) FROM pci_device d JOIN vm v ON v.id = d.vm_id
-                         WHERE v.host_id IS NULL OR d.host_id <> v.host_id)
-                     + (SELECT count(*) FROM cpu c JOIN vm v ON v.id = c.vm_id
-                         WHERE v.host_id IS NULL OR c.host_id <> v.host_id)
+            new Check("devices held on another host than the VM's, or by an unplaced VM", """
+                SELECT count(*) FROM pci_device d JOIN vm v ON v.id = d.vm_id
+                 WHERE v.host_id IS NULL OR d.host_id <> v.host_id
+                """),
+            new Check("CPUs held by two VMs at once", """
+                SELECT count(*) FROM (SELECT 1 FROM vm_cpu GROUP BY host_id, cpu_id HAVING count(*) > 1) twice
+                """),
+            new Check("CPUs held that their host does not have", """
+                SELECT count(*) FROM vm_cpu h LEFT JOIN cpu c ON c.host_id = h.host_id AND c.cpu_id = h.cpu_id
+                 WHERE c.cpu_id IS NULL
                 """),
             new Check("host counters that differ from the rows they cache", """
                 SELECT count(*) FROM host h
                   LEFT JOIN (SELECT host_id, count(*) AS n FROM pci_device WHERE kind = 'gpu' AND vm_id IS NOT NULL
                               GROUP BY host_id) g ON g.host_id = h.id
-                  LEFT JOIN (SELECT host_id, count(*) AS n FROM cpu WHERE vm_id IS NOT NULL GROUP BY host_id) c
-                         ON c.host_id = h.id
+                  LEFT JOIN (SELECT host_id, count(*) AS n FROM vm_cpu GROUP BY host_id) c ON c.host_id = h.id
                   LEFT JOIN (SELECT host_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY host_id) p
                          ON p.host_id = h.id
                   LEFT JOIN (SELECT host_id, sum(memory_mib) AS n FROM vm WHERE host_id IS NOT NULL GROUP BY host_id) m
@@ -66,8 +69,9 @@ public class PlacementAudit {
                 """),
             new Check("NUMA counters that differ from the rows they cache", """
                 SELECT count(*) FROM numa_node n
-                  LEFT JOIN (SELECT host_id, node_id, count(*) AS n, array_agg(cpu_id ORDER BY cpu_id) AS ids
-                               FROM cpu WHERE vm_id IS NOT NULL GROUP BY host_id, node_id) c
+                  LEFT JOIN (SELECT h.host_id, c.node_id, count(*) AS n, array_agg(h.cpu_id ORDER BY h.cpu_id) AS ids
+                               FROM vm_cpu h JOIN cpu c ON c.host_id = h.host_id AND c.cpu_id = h.cpu_id
+                              GROUP BY h.host_id, c.node_id) c
                          ON c.host_id = n.host_id AND c.node_id = n.node_id
                   LEFT JOIN (SELECT host_id, node_id, sum(hugepages_1g) AS n FROM vm_hugepages GROUP BY host_id, node_id) p
                          ON p.host_id = n.host_id AND p.node_id = n.node_id

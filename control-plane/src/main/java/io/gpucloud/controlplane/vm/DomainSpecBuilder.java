@@ -40,7 +40,11 @@ class DomainSpecBuilder {
                                 Arrays.stream((Object[]) rs.getArray(7).getArray()).map(String::valueOf).toList())))
                 .single();
         List<VcpuPin> pins = new ArrayList<>();
-        jdbc.sql("SELECT cpu_id, node_id, socket_id, core_id FROM cpu WHERE vm_id = ? ORDER BY node_id, core_id, cpu_id")
+        jdbc.sql("""
+                SELECT c.cpu_id, c.node_id, c.socket_id, c.core_id
+                  FROM vm v JOIN cpu c ON c.host_id = v.host_id AND c.cpu_id = ANY (v.cpu_ids)
+                 WHERE v.id = ? ORDER BY c.node_id, c.core_id, c.cpu_id
+                """)
                 .param(vmId)
                 .query(rs -> {
                     pins.add(new VcpuPin(pins.size(), rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4)));

@@ -177,7 +177,7 @@ class FleetCacheTest extends ControlPlaneTestBase {
         Placement p = b.place(request(vm, 2, "behind-1")).placement().orElseThrow();
         List<Integer> gpuNodes = jdbc.sql("SELECT DISTINCT numa_node FROM pci_device WHERE vm_id = ? AND kind = 'gpu'")
                 .param(vm).query(Integer.class).list();
-        List<Integer> cpuNodes = jdbc.sql("SELECT DISTINCT node_id FROM cpu WHERE vm_id = ?").param(vm)
+        List<Integer> cpuNodes = jdbc.sql("SELECT DISTINCT c.node_id FROM vm_cpu h JOIN cpu c ON c.host_id = h.host_id AND c.cpu_id = h.cpu_id WHERE h.vm_id = ?").param(vm)
                 .query(Integer.class).list();
         assertThat(cpuNodes).as("NUMA-local to its GPUs, on the node that still has CPUs").isEqualTo(List.of(1))
                 .isEqualTo(gpuNodes);

@@ -107,7 +107,7 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
         assertThat(holderOf(second.device())).isNull();
         assertThat(jdbc.sql("SELECT count(*) FROM gpu_partition WHERE id = ? AND vm_id IS NOT NULL")
                 .param(second.partition()).query(Long.class).single()).isZero();
-        assertThat(jdbc.sql("SELECT count(*) FROM cpu WHERE vm_id = ?").param(b).query(Long.class).single()).isZero();
+        assertThat(jdbc.sql("SELECT count(*) FROM vm_cpu WHERE vm_id = ?").param(b).query(Long.class).single()).isZero();
         assertThat(jdbc.sql("SELECT count(*) FROM vm_hugepages WHERE vm_id = ?").param(b).query(Long.class).single()).isZero();
         assertThat(jdbc.sql("SELECT count(*) FROM vm WHERE id = ? AND host_id IS NOT NULL").param(b)
                 .query(Long.class).single()).isZero();
@@ -120,5 +120,19 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
         assertThat(holderOf(audio)).isNull();
         assertThat(counters(host, 0)).isEqualTo(empty);
         assertThat(audit.violations()).isEmpty();
+
+        // a CPU id the host does not have is a lost claim too, not a silently smaller VM
+        UUID c = newVm(project, 1, 2, 2048);
+        assertThatThrownBy(() -> claim(c, host, second, new Integer[] {node0[0], 100_000}, 2, 2048))
+                .isInstanceOf(DataAccessException.class)
+                .satisfies(e -> assertThat(((SQLException) ((DataAccessException) e).getMostSpecificCause()).getSQLState())
+                        .isEqualTo("GC001"));
+        assertThat(counters(host, 0)).isEqualTo(empty);
+
+        // whatever code writes, the database refuses a CPU held twice on a node
+        assertThatThrownBy(() -> jdbc.sql("UPDATE numa_node SET held_cpus = ARRAY[?, ?]::int[], used_cpus = 2 "
+                + "WHERE host_id = ? AND node_id = 0").params(node0[0], node0[0], host).update())
+                .isInstanceOf(DataAccessException.class)
+                .hasMessageContaining("numa_held_cpus_distinct");
     }
 }

@@ -128,8 +128,10 @@ class PlacementConcurrencyTest extends ControlPlaneTestBase {
             long stillHeld = jdbc.sql("""
                     SELECT (SELECT count(*) FROM pci_device d JOIN host h ON h.id = d.host_id
                              WHERE h.location = 'conc-1' AND d.vm_id IS NOT NULL)
-                         + (SELECT count(*) FROM cpu c JOIN host h ON h.id = c.host_id
-                             WHERE h.location = 'conc-1' AND c.vm_id IS NOT NULL)
+                         + (SELECT count(*) FROM vm_cpu c JOIN host h ON h.id = c.host_id
+                             WHERE h.location = 'conc-1')
+                         + (SELECT coalesce(sum(cardinality(n.held_cpus)), 0) FROM numa_node n JOIN host h ON h.id = n.host_id
+                             WHERE h.location = 'conc-1')
                          + (SELECT coalesce(sum(used_hugepages_1g + used_gpus + used_cpus), 0) FROM host
                              WHERE location = 'conc-1')
                     """).query(Long.class).single();

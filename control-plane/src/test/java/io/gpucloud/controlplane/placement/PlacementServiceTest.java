@@ -71,7 +71,7 @@ class PlacementServiceTest extends ControlPlaneTestBase {
         // The GPUs, CPUs and hugepages all sit on one NUMA node.
         List<Integer> gpuNodes = jdbc.sql("SELECT DISTINCT numa_node FROM pci_device WHERE vm_id = ?").param(vm)
                 .query(Integer.class).list();
-        List<Integer> cpuNodes = jdbc.sql("SELECT DISTINCT node_id FROM cpu WHERE vm_id = ?").param(vm)
+        List<Integer> cpuNodes = jdbc.sql("SELECT DISTINCT c.node_id FROM vm_cpu h JOIN cpu c ON c.host_id = h.host_id AND c.cpu_id = h.cpu_id WHERE h.vm_id = ?").param(vm)
                 .query(Integer.class).list();
         assertThat(gpuNodes).hasSize(1);
         assertThat(cpuNodes).isEqualTo(gpuNodes);

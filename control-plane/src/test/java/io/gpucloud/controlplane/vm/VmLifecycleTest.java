@@ -72,7 +72,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     }
 
     private long heldBy(String vmId) {
-        return jdbc.sql("SELECT (SELECT count(*) FROM pci_device WHERE vm_id = ?::uuid) + (SELECT count(*) FROM cpu WHERE vm_id = ?::uuid)")
+        return jdbc.sql("SELECT (SELECT count(*) FROM pci_device WHERE vm_id = ?::uuid) + (SELECT count(*) FROM vm_cpu WHERE vm_id = ?::uuid)")
                 .params(vmId, vmId).query(Long.class).single();
     }
 
