@@ -73,6 +73,8 @@ class ConsoleSecurity {
                                     ? "/login?locked" : "/login?error");
                         })
                         .permitAll())
+                .addFilterAfter(new ActiveUserFilter(users),
+                        org.springframework.security.web.context.SecurityContextHolderFilter.class)
                 .logout(l -> l.logoutUrl("/logout").logoutSuccessUrl("/login?signedOut"))
                 .exceptionHandling(e -> e.accessDeniedPage("/console/denied"))
                 .headers(h -> h.contentSecurityPolicy(c -> c.policyDirectives(CSP)));

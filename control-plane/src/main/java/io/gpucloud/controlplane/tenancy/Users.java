@@ -171,6 +171,12 @@ public class Users {
         }
     }
 
+    /** Whether the user may still act: exists and is not disabled. Asked on every console request. */
+    public boolean active(UUID id) {
+        return jdbc.sql("SELECT disabled_at IS NULL FROM app_user WHERE id = ?").param(id).query(Boolean.class)
+                .optional().orElse(false);
+    }
+
     /** After {@code maxFailures} wrong passwords in a row the account waits {@code lockFor} before trying again. */
     @Transactional
     public void recordFailure(String email, int maxFailures, java.time.Duration lockFor) {

@@ -75,6 +75,40 @@ class SignInTest extends ConsoleTestBase {
     }
 
     @Test
+    void aUserDisabledWhileSignedInIsSignedOutAtTheNextRequest() {
+        Users.User pageUser = freshUser("disable-page@demo.local");
+        Users.User htmxUser = freshUser("disable-htmx@demo.local");
+
+        // an htmx request (a live-updating fragment) gets the whole page sent to the sign-in form
+        signIn(htmxUser.email(), "the-right-password-2");
+        assertThat(page.url()).contains("/console/projects/");
+        users().disable(htmxUser.id());
+        com.microsoft.playwright.APIResponse fragment = page.request().get(url("/console"),
+                RequestOptions.create().setHeader("HX-Request", "true").setMaxRedirects(0));
+        assertThat(fragment.status()).isEqualTo(401);
+        assertThat(fragment.headers().get("hx-redirect")).endsWith("/login?disabled");
+
+        // a page request lands on the sign-in form with the reason, and the session is gone for good
+        context.clearCookies();
+        signIn(pageUser.email(), "the-right-password-2");
+        assertThat(page.url()).contains("/console/projects/");
+        String project = page.url();
+        users().disable(pageUser.id());
+        page.reload();
+        assertThat(page.url()).endsWith("/login?disabled");
+        assertThat(page.getByRole(AriaRole.ALERT).textContent()).contains("Your account was disabled");
+        page.navigate(project);
+        assertThat(page.url()).as("no way back in with the old session").endsWith("/login");
+        signIn(pageUser.email(), "the-right-password-2");
+        assertThat(page.url()).as("nor with the password").endsWith("/login?error");
+    }
+
+    private Users.User freshUser(String email) {
+        jdbc.sql("DELETE FROM app_user WHERE email = ?").param(email).update();
+        return users().create(email, "Disable me", "the-right-password-2", "member", "demo");
+    }
+
+    @Test
     void customerIsDeniedOperatorPages() {
         signInAsCustomer();
         expectRefusal(403);
