@@ -185,6 +185,20 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     }
 
     /**
+     * Withdraws a job that no live worker holds (never taken, or its lease ran out): it fails with
+     * {@code reason} (error code {@code worker-absent}) and is never offered again. False if a worker
+     * holds it (or it already ended): then it runs to its own result.
+     */
+    @Transactional
+    public boolean withdrawUntaken(UUID jobId, String reason) {
+        JobResult result = new JobResult(false, java.util.List.of(), reason, "worker-absent", Map.of());
+        return jdbc.sql("""
+                UPDATE worker_job SET state = 'failed', result = ?::jsonb, finished_at = now(), lease_until = NULL
+                 WHERE id = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < now()))
+                """).params(json.writeValueAsString(result), jobId).update() == 1;
+    }
+
+    /**
      * Records a worker's result. Only the host that owns the job may report it (another host's job
      * is "not found"); a late duplicate report for a finished job changes nothing.
      */

@@ -27,6 +27,11 @@ import tools.jackson.databind.JsonNode;
  */
 class VirtualizationSwitchTest extends ControlPlaneTestBase {
 
+    @org.springframework.beans.factory.annotation.Autowired
+    io.gpucloud.controlplane.gateway.JobQueue jobQueue;
+    @org.springframework.beans.factory.annotation.Autowired
+    io.gpucloud.controlplane.workflow.StrandStore strands;
+
     private final List<AutoCloseable> open = new ArrayList<>();
 
     @AfterEach
@@ -36,7 +41,7 @@ class VirtualizationSwitchTest extends ControlPlaneTestBase {
         }
     }
 
-    private record Booted(SimulatedHost host, UUID hostId) {
+    private record Booted(SimulatedHost host, UUID hostId, WorkerAgent agent) {
     }
 
     private Booted boot(String name, String location) throws Exception {
@@ -52,7 +57,7 @@ class VirtualizationSwitchTest extends ControlPlaneTestBase {
         awaitCondition(() -> jdbc.sql("SELECT count(*) FROM host WHERE name = ? AND state = 'ready'").param(name)
                 .query(Long.class).single() == 1, "host " + name + " ready");
         UUID id = jdbc.sql("SELECT id FROM host WHERE name = ?").param(name).query(UUID.class).single();
-        return new Booted(host, id);
+        return new Booted(host, id, agent);
     }
 
     private Response put(String admin, UUID host, Object body) {
@@ -237,5 +242,35 @@ class VirtualizationSwitchTest extends ControlPlaneTestBase {
             assertThat(b.host().nvidiaSmi().migStatus(g).pending()).isFalse();
         }
         assertThat(preview(admin, "virt-3").get("placeable").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aSwitchNoWorkerTakesFailsAfterTheTakeTimeoutAndIsNeverRunLater() throws Exception {
+        Booted b = boot("virt-h100-4", "virt-4");
+        String admin = adminToken();
+        b.agent().close(); // the worker goes away
+        jobQueue.endPolls(b.hostId()); // as its next poll would: its last long poll takes nothing more
+
+        assertThat(put(admin, b.hostId(), Map.of("mode", "mig", "params", Map.of("profiles", List.of(0)))).status())
+                .isEqualTo(202);
+        UUID strand = awaitValue(() -> jdbc.sql("""
+                SELECT strand_id FROM worker_job WHERE host_id = ? AND kind = 'SET_VIRTUALIZATION_MODE' AND state = 'queued'
+                """).param(b.hostId()).query(UUID.class).optional().orElse(null), "the switch job queued");
+        assertThat(call("GET", "/admin/api/v1/hosts/" + b.hostId() + "/virtualization", admin, null).json()
+                .get("status").asString()).isEqualTo("switching");
+
+        // the take timeout (10 min by default) runs out: the strand's deadline is moved into the past
+        jdbc.sql("UPDATE strand SET stack = jsonb_set(stack, '{takeBy}', to_jsonb('2000-01-01T00:00:00Z'::text)) "
+                + "WHERE id = ?").param(strand).update();
+        strands.wake(strand);
+        JsonNode failed = awaitStatus(admin, b.hostId(), "switch_failed");
+        assertThat(failed.get("mode").asString()).isEqualTo("passthrough");
+        assertThat(failed.get("reason").asString()).contains("no host worker took the switch")
+                .contains("[worker-absent]");
+        // withdrawn for good: a worker that comes back later is not handed the stale switch
+        assertThat(jobQueue.lease(b.hostId(), java.time.Duration.ZERO)).isEmpty();
+        for (String g : b.host().gpuBdfs()) {
+            assertThat(b.host().nvidiaSmi().migStatus(g).current()).isFalse();
+        }
     }
 }
