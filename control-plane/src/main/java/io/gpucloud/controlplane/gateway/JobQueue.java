@@ -68,18 +68,24 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
         }
     }
 
-    /** Enqueues the job for a workflow step unless that step already has one; returns the step's job. */
+    /**
+     * Enqueues the job for a workflow step unless that step already has one; returns the step's job
+     * (read back only when the step had one already).
+     */
     @Transactional
     public JobRecord enqueueOnce(UUID strandId, String stepKey, UUID hostId, Job job) {
-        jdbc.sql("""
+        int inserted = jdbc.sql("""
                 INSERT INTO worker_job (id, step_key, host_id, vm_id, strand_id, kind, payload)
                 VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)
                 ON CONFLICT (strand_id, step_key) WHERE step_key IS NOT NULL DO NOTHING
                 """)
                 .params(job.id(), stepKey, hostId, job.vmId(), strandId, job.kind().name(), json.writeValueAsString(job))
                 .update();
+        if (inserted == 0) {
+            return find(strandId, stepKey).orElseThrow();
+        }
         jdbc.sql("SELECT pg_notify('worker_job', ?)").param(hostId.toString()).query(Object.class).single();
-        return find(strandId, stepKey).orElseThrow();
+        return new JobRecord(job.id(), job.kind(), "queued", null);
     }
 
     public Optional<JobRecord> find(UUID strandId, String stepKey) {
