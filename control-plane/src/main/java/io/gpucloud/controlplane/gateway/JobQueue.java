@@ -26,6 +26,13 @@ import tools.jackson.databind.json.JsonMapper;
 public class JobQueue implements org.springframework.context.SmartLifecycle {
 
     public static final Duration LEASE = Duration.ofSeconds(120);
+    /**
+     * How often a waiting long poll looks for a job without being woken: the {@code worker_job} NOTIFY
+     * wakes it at once, so this only covers a notification lost while the LISTEN connection reconnects
+     * and a lease that ran out (no NOTIFY says so). Every waiting poll costs one query per period, so
+     * with one poll per host a short period is steady load (1 s: a query per host per second).
+     */
+    static final Duration RECHECK = Duration.ofSeconds(5);
 
     private final JdbcClient jdbc;
     private final JsonMapper json;
@@ -120,7 +127,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
             synchronized (monitor) {
                 try {
                     if (monitor.get() == seen) {
-                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, 1000)));
+                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, RECHECK.toMillis())));
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
