@@ -165,7 +165,7 @@ class AdminVmPagesController {
         model.addAttribute("tenantId", owner[2]);
         model.addAttribute("placement", placementOf(id, vm));
         model.addAttribute("jobs", vm.jobs().stream().map(AdminVmPagesController::job).toList());
-        model.addAttribute("live", VmPages.TRANSITIONING.contains(vm.state()));
+        model.addAttribute("live", VmPages.live(jdbc, id, vm.state()));
         model.addAttribute("explanation", explanation(vm));
         return "console/admin/vm";
     }
