@@ -216,7 +216,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 pollMs, polls.get(), polls.get() == 0 ? 0 : pollNanos.get() / 1e6 / polls.get());
 
         System.out.println("workflow labels during the measured run (gpucloud.workflow.label.duration):");
-        System.out.printf("  %-20s %8s %9s %10s%n", "label", "runs", "mean ms", "total s");
+        System.out.printf("  %-34s %8s %9s %10s%n", "label", "runs", "mean ms", "total s");
         labelsAfter.entrySet().stream()
                 .sorted((a, b) -> Double.compare(b.getValue()[1] - labelsBefore.getOrDefault(b.getKey(),
                         new double[2])[1], a.getValue()[1] - labelsBefore.getOrDefault(a.getKey(), new double[2])[1]))
@@ -225,7 +225,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                     double n = e.getValue()[0] - b[0];
                     double total = e.getValue()[1] - b[1];
                     if (n > 0) {
-                        System.out.printf("  %-20s %8.0f %9.2f %10.2f%n", e.getKey(), n, total / n * 1000, total);
+                        System.out.printf("  %-34s %8.0f %9.2f %10.2f%n", e.getKey(), n, total / n * 1000, total);
                     }
                 });
         System.out.println("host jobs, enqueue -> result recorded (gpucloud.worker.job.duration):");
@@ -493,6 +493,9 @@ class ProvisioningBenchmark implements ApplicationRunner {
         Map<String, double[]> out = new HashMap<>();
         for (Timer t : meters.find("gpucloud.workflow.label.duration").tag("prog", "vm").timers()) {
             out.put(t.getId().getTag("label"), new double[] {t.count(), t.totalTime(TimeUnit.SECONDS)});
+        }
+        for (Timer t : meters.find("gpucloud.placement.latency").timers()) { // PlacementService.place
+            out.put("(placement, in wait_for_capacity)", new double[] {t.count(), t.totalTime(TimeUnit.SECONDS)});
         }
         return out;
     }

@@ -127,12 +127,21 @@ class AdminVmPagesController {
                      List<Integer> gpuModules, List<String> gpuBdfs, List<Integer> numaNodes, List<Integer> cpus) {
     }
 
-    /** One host job as the timeline shows it. */
-    record Step(String name, String command, Integer exitCode, String output, long durationMs, boolean ok) {
+    /**
+     * One step of a host job as the timeline shows it; {@code subKind} is the sub-job of a SEQUENCE it
+     * belongs to (the worker prefixes the step's name with it), null for other jobs.
+     */
+    record Step(String subKind, String name, String command, Integer exitCode, String output, long durationMs,
+                boolean ok) {
     }
 
-    record Job(VmQueries.JobView job, List<Step> steps, String error, String errorCode, String cssClass) {
+    /** {@code failedKind}: the sub-job of a failed SEQUENCE that failed, null otherwise. */
+    record Job(VmQueries.JobView job, List<Step> steps, String error, String errorCode, String failedKind,
+               String cssClass) {
     }
+
+    private static final java.util.regex.Pattern SUB_KIND = java.util.regex.Pattern.compile("([A-Z_]+): (.*)",
+            java.util.regex.Pattern.DOTALL);
 
     record Explanation(String text, Map<String, Integer> rejections) {
     }
@@ -156,7 +165,7 @@ class AdminVmPagesController {
         model.addAttribute("tenantId", owner[2]);
         model.addAttribute("placement", placementOf(id, vm));
         model.addAttribute("jobs", vm.jobs().stream().map(AdminVmPagesController::job).toList());
-        model.addAttribute("live", VmPages.TRANSITIONING.contains(vm.state()));
+        model.addAttribute("live", VmPages.live(jdbc, id, vm.state()));
         model.addAttribute("explanation", explanation(vm));
         return "console/admin/vm";
     }
@@ -236,11 +245,20 @@ class AdminVmPagesController {
         List<Step> steps = new ArrayList<>();
         String error = null;
         String code = null;
+        String failedKind = null;
+        boolean sequence = "SEQUENCE".equals(j.kind());
         if (r != null && r.isObject()) {
             JsonNode s = r.get("steps");
             if (s != null && s.isArray()) {
                 for (JsonNode step : s) {
-                    steps.add(new Step(text(step, "name"), text(step, "command"),
+                    String name = text(step, "name");
+                    String subKind = null;
+                    var m = name == null || !sequence ? null : SUB_KIND.matcher(name);
+                    if (m != null && m.matches()) {
+                        subKind = m.group(1);
+                        name = m.group(2);
+                    }
+                    steps.add(new Step(subKind, name, text(step, "command"),
                             step.hasNonNull("exitCode") ? step.get("exitCode").asInt() : null, text(step, "output"),
                             step.hasNonNull("durationMs") ? step.get("durationMs").asLong() : 0,
                             !step.has("ok") || step.get("ok").asBoolean()));
@@ -248,13 +266,15 @@ class AdminVmPagesController {
             }
             error = text(r, "error");
             code = text(r, "errorCode");
+            JsonNode facts = r.get("facts");
+            failedKind = facts == null || !facts.isObject() ? null : text(facts, "failedKind");
         }
         String css = switch (j.state()) {
             case "succeeded" -> "ok";
             case "failed", "cancelled" -> "failed";
             default -> "running";
         };
-        return new Job(j, steps, error, code, css);
+        return new Job(j, steps, error, code, failedKind, css);
     }
 
     private static String text(JsonNode node, String field) {

@@ -48,11 +48,14 @@ class ProjectPagesController {
     private final Usage usage;
     private final AuditLog audit;
     private final io.gpucloud.controlplane.api.BootImages bootImages;
+    private final org.springframework.jdbc.core.simple.JdbcClient jdbc;
 
     ProjectPagesController(Users users, CustomerVms vms, VmService lifecycle, InstanceTypes types, SshKeys sshKeys,
                            TokenService tokens, Usage usage, AuditLog audit,
-                           io.gpucloud.controlplane.api.BootImages bootImages) {
+                           io.gpucloud.controlplane.api.BootImages bootImages,
+                           org.springframework.jdbc.core.simple.JdbcClient jdbc) {
         this.bootImages = bootImages;
+        this.jdbc = jdbc;
         this.users = users;
         this.vms = vms;
         this.lifecycle = lifecycle;
@@ -168,7 +171,7 @@ class ProjectPagesController {
         Users.ProjectRef p = project(me, projectId, model);
         CustomerVms.CustomerVm vm = vmOf(p, vmId);
         model.addAttribute("vm", vm);
-        model.addAttribute("live", VmPages.TRANSITIONING.contains(vm.state()));
+        model.addAttribute("live", VmPages.live(jdbc, vm.id(), vm.state()));
         return "console/project/vm";
     }
 

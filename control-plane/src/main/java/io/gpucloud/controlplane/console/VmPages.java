@@ -26,6 +26,18 @@ final class VmPages {
     }
 
     /**
+     * Whether a VM page refreshes itself: while the VM is in a state it leaves by itself, and while its
+     * workflow has a signal it has not taken yet (a stop or delete just asked for: the page shown right
+     * after the action may still read "running", and must not stop refreshing there).
+     */
+    static boolean live(org.springframework.jdbc.core.simple.JdbcClient jdbc, java.util.UUID vmId, String state) {
+        return TRANSITIONING.contains(state) || jdbc.sql("""
+                SELECT EXISTS (SELECT 1 FROM vm v JOIN semaphore s ON s.strand_id = (v.placement->>'strandId')::uuid
+                                WHERE v.id = ?)
+                """).param(vmId).query(Boolean.class).single();
+    }
+
+    /**
      * Unknown ids, malformed ids and other tenants' resources, on any console page: thrown, and
      * rendered as the 404 page by {@link ConsoleModel}.
      */

@@ -26,6 +26,13 @@ import tools.jackson.databind.json.JsonMapper;
 public class JobQueue implements org.springframework.context.SmartLifecycle {
 
     public static final Duration LEASE = Duration.ofSeconds(120);
+    /**
+     * How often a waiting long poll looks for a job without being woken: the {@code worker_job} NOTIFY
+     * wakes it at once, so this only covers a notification lost while the LISTEN connection reconnects
+     * and a lease that ran out (no NOTIFY says so). Every waiting poll costs one query per period, so
+     * with one poll per host a short period is steady load (1 s: a query per host per second).
+     */
+    static final Duration RECHECK = Duration.ofSeconds(5);
 
     private final JdbcClient jdbc;
     private final JsonMapper json;
@@ -68,18 +75,24 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
         }
     }
 
-    /** Enqueues the job for a workflow step unless that step already has one; returns the step's job. */
+    /**
+     * Enqueues the job for a workflow step unless that step already has one; returns the step's job
+     * (read back only when the step had one already).
+     */
     @Transactional
     public JobRecord enqueueOnce(UUID strandId, String stepKey, UUID hostId, Job job) {
-        jdbc.sql("""
+        int inserted = jdbc.sql("""
                 INSERT INTO worker_job (id, step_key, host_id, vm_id, strand_id, kind, payload)
                 VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)
                 ON CONFLICT (strand_id, step_key) WHERE step_key IS NOT NULL DO NOTHING
                 """)
                 .params(job.id(), stepKey, hostId, job.vmId(), strandId, job.kind().name(), json.writeValueAsString(job))
                 .update();
+        if (inserted == 0) {
+            return find(strandId, stepKey).orElseThrow();
+        }
         jdbc.sql("SELECT pg_notify('worker_job', ?)").param(hostId.toString()).query(Object.class).single();
-        return find(strandId, stepKey).orElseThrow();
+        return new JobRecord(job.id(), job.kind(), "queued", null);
     }
 
     public Optional<JobRecord> find(UUID strandId, String stepKey) {
@@ -114,7 +127,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
             synchronized (monitor) {
                 try {
                     if (monitor.get() == seen) {
-                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, 1000)));
+                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, RECHECK.toMillis())));
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

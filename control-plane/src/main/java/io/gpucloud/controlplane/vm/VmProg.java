@@ -9,6 +9,7 @@ import io.gpucloud.controlplane.workflow.Prog;
 import io.gpucloud.controlplane.workflow.Strand;
 import io.gpucloud.placement.NumaPolicy;
 import io.gpucloud.placement.PlacementRequest;
+import io.gpucloud.protocol.job.DomainSpec;
 import io.gpucloud.protocol.job.Job;
 import io.gpucloud.protocol.job.JobKind;
 import io.gpucloud.protocol.job.JobResult;
@@ -26,7 +27,9 @@ import org.springframework.stereotype.Component;
  * A VM's whole life, top to bottom, as labels (see DESIGN.md "Provisioning order"):
  *
  * <pre>
- * start → wait_for_capacity → reset_gpus → activate_partition → bind_vfio → define_domain → start_domain → running
+ * start → wait_for_capacity → provision_on_host → running
+ *   provision_on_host: one SEQUENCE job, RESET_GPUS → ACTIVATE_PARTITION (if partitioned) → BIND_VFIO →
+ *   DEFINE_DOMAIN → START_DOMAIN, run by the worker in order and stopped at the first failure
  * running ⇄ stop_domain / stopped / start_again / reboot
  * destroy: shutdown_for_delete → undefine → deactivate → rebind_host_driver → reset_after_use → release → (exit)
  * failure while provisioning: rollback_* (same order as destroy) → retry elsewhere (bounded) or failed
@@ -34,9 +37,11 @@ import org.springframework.stereotype.Component;
  *   restore_partition → restore_vfio → restore_domain → restore_start (only if it should run) → running/stopped
  * </pre>
  *
- * Host steps go to the worker as jobs, one per step and attempt; a label that waits for its job
- * naps until the result wakes it. Devices are released in the database only after the host
- * confirmed it let go of them.
+ * Host steps go to the worker as jobs, one per label and attempt; a label that waits for its job
+ * naps until the result wakes it. The create steps need no decision in between, so they travel as
+ * one sequence; delete and rollback send one job per step because a failed step there quarantines the
+ * GPUs and carries on. Devices are released in the database only after the host confirmed it let go
+ * of them.
  */
 @Component
 public class VmProg implements Prog {
@@ -79,18 +84,12 @@ public class VmProg implements Prog {
         return switch (label) {
             case "start" -> start(s);
             case "wait_for_capacity" -> waitForCapacity(s);
-            case "reset_gpus" -> hostStep(s, JobKind.RESET_GPUS, "activate_partition");
-            case "activate_partition" -> partitionId(s) == null ? Outcome.hop("bind_vfio")
-                    : hostStep(s, JobKind.ACTIVATE_PARTITION, "bind_vfio");
-            case "bind_vfio" -> hostStep(s, JobKind.BIND_VFIO, "define_domain");
-            case "define_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "start_domain");
-            case "start_domain" -> hostStep(s, JobKind.START_DOMAIN, "now_running");
-            case "now_running" -> nowRunning(s);
+            case "provision_on_host" -> hostStep(s, JobKind.SEQUENCE, "running");
             case "running" -> running(s);
             case "stop_domain" -> hostStep(s, JobKind.STOP_DOMAIN, "now_stopped");
             case "now_stopped" -> nowStopped(s);
             case "stopped" -> stopped(s);
-            case "start_again" -> hostStep(s, JobKind.START_DOMAIN, "now_running");
+            case "start_again" -> hostStep(s, JobKind.START_DOMAIN, "running");
             case "reboot_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "start_again");
             case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
             case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
@@ -111,7 +110,15 @@ public class VmProg implements Prog {
             case "restore_vfio" -> hostStep(s, JobKind.BIND_VFIO, "restore_domain");
             case "restore_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "restore_start");
             case "restore_start" -> "stopped".equals(s.string("restoreTo")) ? Outcome.hop("now_stopped")
-                    : hostStep(s, JobKind.START_DOMAIN, "now_running");
+                    : hostStep(s, JobKind.START_DOMAIN, "running");
+            // labels of earlier versions, where a strand saved by one may still stand: each step was a job
+            case "reset_gpus" -> hostStep(s, JobKind.RESET_GPUS, "activate_partition");
+            case "activate_partition" -> partitionId(s) == null ? Outcome.hop("bind_vfio")
+                    : hostStep(s, JobKind.ACTIVATE_PARTITION, "bind_vfio");
+            case "bind_vfio" -> hostStep(s, JobKind.BIND_VFIO, "define_domain");
+            case "define_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "start_domain");
+            case "start_domain" -> hostStep(s, JobKind.START_DOMAIN, "running");
+            case "now_running" -> nowRunning(s);
             default -> throw new IllegalStateException("vm prog has no label " + label);
         };
     }
@@ -153,7 +160,7 @@ public class VmProg implements Prog {
         jdbc.sql("SELECT host(allocate_vm_address(v.id, h.location)) FROM vm v JOIN host h ON h.id = v.host_id WHERE v.id = ?")
                 .param(vmId(s)).query(String.class).optional();
         setState(s, "provisioning", null);
-        return Outcome.hop("reset_gpus");
+        return Outcome.hop("provision_on_host");
     }
 
     private Outcome nowRunning(Strand s) {
@@ -283,16 +290,20 @@ public class VmProg implements Prog {
             return Outcome.nap(JOB_WAIT);
         }
         if (job.succeeded()) {
-            return Outcome.hop(next);
+            return next.equals("running") ? nowRunning(s) : Outcome.hop(next);
         }
         if (!job.failed()) {
             hostReachability(s);
             return Outcome.nap(JOB_WAIT);
         }
         JobResult r = job.result();
-        String reason = kind + " failed" + (r == null ? "" : ": " + r.error() + " [" + r.errorCode() + "]");
-        log.warn("VM {} step {} failed: {}", vmId(s), s.label(), reason);
         String label = s.label();
+        // a sequence failed in one of its sub-jobs: name that one, as if it had been a job of its own
+        String failedKind = r == null ? null : r.facts().get(JobResult.FAILED_KIND);
+        String step = failedKind == null ? label : label + "/" + failedKind.toLowerCase(java.util.Locale.ROOT);
+        String reason = (failedKind == null ? kind.name() : failedKind) + " failed"
+                + (r == null ? "" : ": " + r.error() + " [" + r.errorCode() + "]");
+        log.warn("VM {} step {} failed: {}", vmId(s), step, reason);
         if (label.startsWith("rollback_") || List.of("shutdown_for_delete", "undefine", "deactivate",
                 "rebind_host_driver", "reset_after_use").contains(label)) {
             quarantine(s, reason);
@@ -312,7 +323,7 @@ public class VmProg implements Prog {
             return Outcome.hop("running");
         }
         s.put("failure", reason);
-        s.put("failedStep", label);
+        s.put("failedStep", step);
         s.put("failedErrorCode", r == null ? null : r.errorCode());
         return Outcome.hop("rollback");
     }
@@ -330,8 +341,32 @@ public class VmProg implements Prog {
                     domains.build(vm, largeBarMode));
             case STOP_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, stopTimeoutSeconds, null);
             case START_DOMAIN, UNDEFINE_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, null, null);
+            case SEQUENCE -> provisionSequence(s, id);
             case SET_VIRTUALIZATION_MODE -> throw new IllegalArgumentException("a VM never switches a host's mode");
         };
+    }
+
+    /**
+     * The create steps as one job, in DESIGN.md's order; the device lists come from the domain spec,
+     * which reads every PCI function the VM holds anyway.
+     */
+    private Job provisionSequence(Strand s, UUID id) {
+        UUID vm = vmId(s);
+        DomainSpec domain = domains.build(vm, largeBarMode);
+        List<String> devices = domain.devices().stream().map(DomainSpec.HostDevice::bdf).toList();
+        List<String> gpus = domain.devices().stream().filter(d -> "gpu".equals(d.kind()))
+                .map(DomainSpec.HostDevice::bdf).toList();
+        Integer partition = partitionId(s);
+        List<Job> steps = new java.util.ArrayList<>();
+        steps.add(new Job(UUID.randomUUID(), JobKind.RESET_GPUS, vm, 1, gpus, null, null, null, null));
+        if (partition != null) {
+            steps.add(new Job(UUID.randomUUID(), JobKind.ACTIVATE_PARTITION, vm, 1, List.of(), partition, null, null,
+                    null));
+        }
+        steps.add(new Job(UUID.randomUUID(), JobKind.BIND_VFIO, vm, 1, devices, null, null, null, null));
+        steps.add(new Job(UUID.randomUUID(), JobKind.DEFINE_DOMAIN, vm, 1, List.of(), null, null, null, domain));
+        steps.add(new Job(UUID.randomUUID(), JobKind.START_DOMAIN, vm, 1, List.of(), null, null, null, null));
+        return Job.sequence(id, vm, 1, steps);
     }
 
     private void hostReachability(Strand s) {

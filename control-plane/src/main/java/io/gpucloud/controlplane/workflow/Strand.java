@@ -1,7 +1,9 @@
 package io.gpucloud.controlplane.workflow;
 
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -17,6 +19,9 @@ public final class Strand {
     private final int tries;
     private final Map<String, Object> stack;
     private final StrandStore store;
+    // the strand's semaphores, read once per label run: the label holds the strand's row lock, and
+    // StrandStore.signal takes it before raising one, so none can appear while the label runs
+    private Set<String> semaphores;
 
     Strand(UUID id, String prog, String label, int tries, Map<String, Object> stack, StrandStore store) {
         this.id = id;
@@ -69,11 +74,20 @@ public final class Strand {
 
     /** Whether someone signalled this strand (e.g. "destroy"); the signal stays until taken. */
     public boolean signalled(String semaphore) {
-        return store.hasSemaphore(id, semaphore);
+        return semaphores().contains(semaphore);
     }
 
     /** Consumes a signal, in the label's transaction. */
     public void take(String semaphore) {
-        store.clearSemaphore(id, semaphore);
+        if (semaphores().remove(semaphore)) {
+            store.clearSemaphore(id, semaphore);
+        }
+    }
+
+    private Set<String> semaphores() {
+        if (semaphores == null) {
+            semaphores = new HashSet<>(store.semaphores(id));
+        }
+        return semaphores;
     }
 }

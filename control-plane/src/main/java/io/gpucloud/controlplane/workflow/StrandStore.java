@@ -49,9 +49,8 @@ public class StrandStore {
         notifyDispatchers();
     }
 
-    boolean hasSemaphore(UUID strandId, String name) {
-        return jdbc.sql("SELECT EXISTS (SELECT 1 FROM semaphore WHERE strand_id = ? AND name = ?)")
-                .params(strandId, name).query(Boolean.class).single();
+    java.util.List<String> semaphores(UUID strandId) {
+        return jdbc.sql("SELECT name FROM semaphore WHERE strand_id = ?").param(strandId).query(String.class).list();
     }
 
     void clearSemaphore(UUID strandId, String name) {

@@ -96,10 +96,12 @@ class VmImageAndNetworkTest extends CustomerApiTestBase {
         assertThat(adminView.get("privateIpv4").asString()).isEqualTo(ipA);
         assertThat(adminView.get("addressLocation").asString()).isEqualTo("net-1");
         assertThat(jdbc.sql("""
-                SELECT payload->'domain'->>'bootImage' FROM worker_job WHERE vm_id = ?::uuid AND kind = 'DEFINE_DOMAIN'
+                SELECT s->'domain'->>'bootImage' FROM worker_job, jsonb_array_elements(payload->'steps') s
+                 WHERE vm_id = ?::uuid AND kind = 'SEQUENCE' AND s->>'kind' = 'DEFINE_DOMAIN'
                 """).param(b).query(String.class).single()).isEqualTo("/var/lib/gpucloud/images/debian-12.qcow2");
         JsonNode init = json.readTree(jdbc.sql("""
-                SELECT payload->'domain'->'guestInit' FROM worker_job WHERE vm_id = ?::uuid AND kind = 'DEFINE_DOMAIN'
+                SELECT s->'domain'->'guestInit' FROM worker_job, jsonb_array_elements(payload->'steps') s
+                 WHERE vm_id = ?::uuid AND kind = 'SEQUENCE' AND s->>'kind' = 'DEFINE_DOMAIN'
                 """).param(b).query(String.class).single());
         assertThat(init.get("hostname").asString()).isEqualTo("b");
         assertThat(init.get("privateIpv4").asString()).isEqualTo(ipB);

@@ -118,13 +118,15 @@ class VmPagesTest extends ConsoleTestBase {
             admin.navigate(url("/console/admin/vms/" + createdVmId));
             assertThat(admin.locator("#vm-state")).hasText("running");
             Locator timeline = admin.locator("#vm-timeline");
-            for (String kind : List.of("ACTIVATE_PARTITION", "BIND_VFIO", "DEFINE_DOMAIN", "START_DOMAIN")) {
-                assertThat(timeline.locator(".job-kind", new Locator.LocatorOptions().setHasText(kind)).first()).isVisible();
+            // the create steps are one SEQUENCE job; the timeline names the sub-job of each of its steps
+            Locator create = timeline.locator("li.ok", new Locator.LocatorOptions().setHas(
+                    admin.locator(".job-kind", new Page.LocatorOptions().setHasText("SEQUENCE"))));
+            for (String kind : List.of("RESET_GPUS", "ACTIVATE_PARTITION", "BIND_VFIO", "DEFINE_DOMAIN", "START_DOMAIN")) {
+                assertThat(create.locator(".job-subkind", new Locator.LocatorOptions().setHasText(kind)).first())
+                        .isVisible();
             }
-            // every finished step has a duration, and its commands are shown
-            Locator start = timeline.locator("li.ok", new Locator.LocatorOptions().setHas(
-                    admin.locator(".job-kind", new Page.LocatorOptions().setHasText("START_DOMAIN"))));
-            assertThat(start.locator(".job-duration").first()).hasText(java.util.regex.Pattern.compile("\\d+(\\.\\d)? m?s"));
+            // every finished job has a duration, and its commands are shown
+            assertThat(create.locator(".job-duration").first()).hasText(java.util.regex.Pattern.compile("\\d+(\\.\\d)? m?s"));
             assertThat(timeline.locator(".job-command").first()).isVisible();
             assertThat(admin.locator("#vm-placement")).containsText("NVLink partition");
             assertThat(admin.locator("#vm-placement")).containsText("Pinned CPUs");

@@ -109,7 +109,7 @@ class VmFaultTest extends ControlPlaneTestBase {
             JsonNode running = awaitVmState(admin, id, "running");
             assertThat(kindsFor(id)).as("every host step ran exactly once").containsExactly(JobKind.RESET_GPUS,
                     JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
-            assertThat(running.get("jobs")).hasSize(5);
+            assertThat(running.get("jobs")).as("one create sequence").hasSize(1);
             running.get("jobs").forEach(j -> assertThat(j.get("attempts").asInt()).isEqualTo(1));
             assertThat(running.get("workflowLabel").asString()).isEqualTo("running");
             assertThat(audit.violations()).isEmpty();
@@ -143,10 +143,10 @@ class VmFaultTest extends ControlPlaneTestBase {
         assertThat(bindTaken.await(20, TimeUnit.SECONDS)).isTrue();
         dying.close();
 
-        // the dead worker's lease on the job runs out (JobQueue.LEASE; here at once)
+        // the dead worker's lease on the create sequence runs out (JobQueue.LEASE; here at once)
         assertThat(jdbc.sql("""
                 UPDATE worker_job SET lease_until = now() - interval '1 s'
-                 WHERE vm_id = ?::uuid AND kind = 'BIND_VFIO' AND state = 'leased'
+                 WHERE vm_id = ?::uuid AND kind = 'SEQUENCE' AND state = 'leased'
                 """).param(id).update()).isEqualTo(1);
         startHost("fault-dies", "fault-2", VmFaultTest::ok); // re-registers with the bootstrap token: same host
 
@@ -156,7 +156,12 @@ class VmFaultTest extends ControlPlaneTestBase {
         assertThat(binds).hasSize(2);
         assertThat(binds.get(0).id()).isEqualTo(binds.get(1).id());
         assertThat(binds.get(1).attempt()).isEqualTo(2);
-        assertThat(running.get("jobs").get(2).get("attempts").asInt()).isEqualTo(2);
+        assertThat(kindsFor(id)).as("the whole sequence ran again; its finished steps are idempotent")
+                .containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO,
+                        JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN,
+                        JobKind.START_DOMAIN);
+        assertThat(running.get("jobs")).hasSize(1);
+        assertThat(running.get("jobs").get(0).get("attempts").asInt()).isEqualTo(2);
         assertThat(running.get("provisionAttempts").asInt()).as("no rollback, the same attempt").isEqualTo(1);
         assertThat(audit.violations()).isEmpty();
     }
@@ -168,23 +173,27 @@ class VmFaultTest extends ControlPlaneTestBase {
         WorkerAgent agent = startHost("fault-dup", "fault-3", VmFaultTest::ok);
         String admin = adminToken();
         String id = createVm(admin, "dup-1", 1, "fault-3");
-        awaitVmState(admin, id, "running");
+        JsonNode first = awaitVmState(admin, id, "running");
+        UUID create = UUID.fromString(first.get("jobs").get(0).get("id").asString()); // the create sequence
         Job start = received.stream().filter(j -> j.vmId().toString().equals(id) && j.kind() == JobKind.START_DOMAIN)
                 .findFirst().orElseThrow();
         var me = agent.identity().orElseThrow();
-        String before = jobRow(start.id());
-        String path = "/worker/v1/hosts/" + me.hostId() + "/jobs/" + start.id() + "/result";
+        String before = jobRow(create);
+        String path = "/worker/v1/hosts/" + me.hostId() + "/jobs/" + create + "/result";
 
         assertThat(call("POST", path, me.credential(), ok(start)).status()).isEqualTo(204);
         JobResult contradicting = new JobResult(false, List.of(), "late report of an old run", "libvirt-error", Map.of());
         assertThat(call("POST", path, me.credential(), contradicting).status()).isEqualTo(204);
 
-        assertThat(jobRow(start.id())).as("state, result and finish time unchanged").isEqualTo(before);
+        assertThat(jobRow(create)).as("state, result and finish time unchanged").isEqualTo(before);
         JsonNode vm = vm(admin, id);
         assertThat(vm.get("state").asString()).isEqualTo("running");
         assertThat(vm.get("workflowLabel").asString()).isEqualTo("running");
         assertThat(call("POST", "/worker/v1/hosts/" + me.hostId() + "/jobs/" + UUID.randomUUID() + "/result",
                 me.credential(), ok(start)).status()).as("an unknown job").isEqualTo(404);
+        assertThat(call("POST", "/worker/v1/hosts/" + me.hostId() + "/jobs/" + start.id() + "/result",
+                me.credential(), ok(start)).status()).as("a sub-job of a sequence is no job of its own")
+                .isEqualTo(404);
         assertThat(audit.violations()).isEmpty();
     }
 
@@ -210,9 +219,23 @@ class VmFaultTest extends ControlPlaneTestBase {
                 JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER,
                 JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN,
                 JobKind.START_DOMAIN);
-        JsonNode failedDefine = running.get("jobs").get(3);
-        assertThat(failedDefine.get("state").asString()).isEqualTo("failed");
-        assertThat(failedDefine.get("result").get("errorCode").asString()).isEqualTo("libvirt-error");
+        JsonNode failedCreate = running.get("jobs").get(0);
+        assertThat(failedCreate.get("kind").asString()).isEqualTo("SEQUENCE");
+        assertThat(failedCreate.get("state").asString()).isEqualTo("failed");
+        assertThat(failedCreate.get("result").get("errorCode").asString()).isEqualTo("libvirt-error");
+        assertThat(failedCreate.get("result").get("error").asString()).contains("connecting to monitor");
+        assertThat(failedCreate.get("result").get("facts").get("failedKind").asString()).isEqualTo("DEFINE_DOMAIN");
+        assertThat(failedCreate.get("result").get("facts").get("completedKinds").asString())
+                .isEqualTo("RESET_GPUS,ACTIVATE_PARTITION,BIND_VFIO");
+        JsonNode failedStep = failedCreate.get("result").get("steps").get(3);
+        assertThat(failedStep.get("name").asString()).isEqualTo("DEFINE_DOMAIN: scripted failure");
+        assertThat(failedStep.get("ok").asBoolean()).isFalse();
+        assertThat(failedStep.get("exitCode").asInt()).isEqualTo(1);
+        List<String> rollback = new ArrayList<>();
+        running.get("jobs").forEach(j -> rollback.add(j.get("kind").asString()));
+        assertThat(rollback).as("the job timeline").containsExactly("SEQUENCE", "STOP_DOMAIN", "UNDEFINE_DOMAIN",
+                "DEACTIVATE_PARTITION", "REBIND_HOST_DRIVER", "SEQUENCE");
+        assertThat(vm(admin, id).get("stateReason").isNull()).isTrue();
         assertThat(unhealthyGpus("fault-define")).as("a libvirt error is not the GPUs' fault").isEmpty();
         assertThat(audit.violations()).isEmpty();
     }
@@ -236,8 +259,8 @@ class VmFaultTest extends ControlPlaneTestBase {
         assertThat(running.get("provisionAttempts").asInt()).isEqualTo(2);
         Map<String, String> suspect = unhealthyGpus("fault-busy");
         assertThat(suspect).hasSize(2);
-        suspect.values().forEach(reason -> assertThat(reason).startsWith("suspect: ").contains("bind_vfio")
-                .contains("device-busy"));
+        suspect.values().forEach(reason -> assertThat(reason).startsWith("suspect: ")
+                .contains("provision_on_host/bind_vfio").contains("BIND_VFIO failed").contains("device-busy"));
         List<String> now = new ArrayList<>();
         running.get("gpuBdfs").forEach(b -> now.add(b.asString()));
         assertThat(now).hasSize(2).doesNotContainAnyElementsOf(suspect.keySet());
@@ -337,10 +360,11 @@ class VmFaultTest extends ControlPlaneTestBase {
     private WorkerAgent startHost(String name, String location, ControlPlaneClient client, JobHandler script) {
         HostTopology topology = TestTopologiesAccess.h100(name);
         WorkerAgent agent = new WorkerAgent(client, known -> topology, bootstrapToken(), location, null);
-        agent.withJobs(job -> {
+        // the script answers single steps; a create sequence is run through it one sub-job at a time
+        agent.withJobs(JobHandler.runningSequences(job -> {
             received.add(job);
             return script.handle(job);
-        });
+        }));
         agent.start();
         agents.add(agent);
         awaitCondition(() -> agent.identity().isPresent() && jdbc.sql(

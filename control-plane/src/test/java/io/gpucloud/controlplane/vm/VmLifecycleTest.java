@@ -10,6 +10,7 @@ import io.gpucloud.protocol.job.Job;
 import io.gpucloud.protocol.job.JobKind;
 import io.gpucloud.protocol.job.JobResult;
 import io.gpucloud.worker.agent.ControlPlaneClient;
+import io.gpucloud.worker.agent.JobHandler;
 import io.gpucloud.worker.agent.WorkerAgent;
 import java.net.URI;
 import java.util.ArrayList;
@@ -46,7 +47,8 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         HostTopology topology = TestTopologiesAccess.h100(name);
         WorkerAgent agent = new WorkerAgent(new ControlPlaneClient(URI.create("http://127.0.0.1:" + port)),
                 known -> topology, bootstrapToken(), location, null);
-        agent.withJobs(job -> {
+        // the script answers single steps; a create sequence is run through it one sub-job at a time
+        agent.withJobs(JobHandler.runningSequences(job -> {
             received.add(job);
             Integer left = failuresToInject.computeIfPresent(job.kind(), (k, v) -> v - 1);
             if (left != null && left >= 0) {
@@ -56,7 +58,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
             }
             return new JobResult(true, List.of(new JobResult.Step(job.kind().name(), "sim", 0, "", 1, true)), null,
                     null, Map.of());
-        });
+        }));
         agent.start();
         agents.add(agent);
         awaitCondition(() -> jdbc.sql("SELECT count(*) FROM host WHERE name = ? AND state = 'ready'").param(name)
@@ -90,8 +92,16 @@ class VmLifecycleTest extends ControlPlaneTestBase {
                 JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
         assertThat(running.get("hostName").asString()).isEqualTo("wf-host-1");
         assertThat(running.get("gpuBdfs")).hasSize(2);
-        assertThat(running.get("jobs")).hasSize(5);
-        assertThat(running.get("jobs").get(0).get("state").asString()).isEqualTo("succeeded");
+        assertThat(running.get("jobs")).as("the create steps travel as one job").hasSize(1);
+        JsonNode create = running.get("jobs").get(0);
+        assertThat(create.get("kind").asString()).isEqualTo("SEQUENCE");
+        assertThat(create.get("step").asString()).endsWith(":provision_on_host");
+        assertThat(create.get("state").asString()).isEqualTo("succeeded");
+        List<String> stepNames = new ArrayList<>();
+        create.get("result").get("steps").forEach(st -> stepNames.add(st.get("name").asString()));
+        assertThat(stepNames).as("each sub-job's steps, named by their kind").containsExactly(
+                "RESET_GPUS: RESET_GPUS", "ACTIVATE_PARTITION: ACTIVATE_PARTITION", "BIND_VFIO: BIND_VFIO",
+                "DEFINE_DOMAIN: DEFINE_DOMAIN", "START_DOMAIN: START_DOMAIN");
         Job define = received.stream().filter(j -> j.kind() == JobKind.DEFINE_DOMAIN).findFirst().orElseThrow();
         assertThat(define.domain().vcpus()).hasSize(8);
         assertThat(define.domain().devices()).filteredOn(d -> d.kind().equals("gpu")).hasSize(2);
@@ -143,7 +153,19 @@ class VmLifecycleTest extends ControlPlaneTestBase {
                 SELECT d.health_reason FROM pci_device d JOIN host h ON h.id = d.host_id
                  WHERE h.name = 'wf-host-2' AND d.health = 'suspect'
                 """).query(String.class).single();
-        assertThat(reason).contains("activate_partition").contains("partition-conflict");
+        assertThat(reason).contains("provision_on_host/activate_partition").contains("partition-conflict");
+        JsonNode failedCreate = running.get("jobs").get(0);
+        assertThat(failedCreate.get("kind").asString()).isEqualTo("SEQUENCE");
+        assertThat(failedCreate.get("state").asString()).isEqualTo("failed");
+        assertThat(failedCreate.get("result").get("errorCode").asString()).isEqualTo("partition-conflict");
+        assertThat(failedCreate.get("result").get("facts").get("failedKind").asString())
+                .isEqualTo("ACTIVATE_PARTITION");
+        JsonNode failedStep = failedCreate.get("result").get("steps").get(1);
+        assertThat(failedStep.get("name").asString()).isEqualTo("ACTIVATE_PARTITION: fmpm -a "
+                + received.get(1).partitionId());
+        assertThat(failedStep.get("exitCode").asInt()).isEqualTo(249);
+        assertThat(failedStep.get("ok").asBoolean()).isFalse();
+        assertThat(failedStep.get("output").asString()).contains("fmReturn: -7");
         assertThat(audit.violations()).isEmpty();
         call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
         awaitVmState(admin, id, "deleted");

@@ -7,4 +7,16 @@ import io.gpucloud.protocol.job.JobResult;
 @FunctionalInterface
 public interface JobHandler {
     JobResult handle(Job job);
+
+    /**
+     * This handler for plain jobs, with {@link io.gpucloud.protocol.job.JobKind#SEQUENCE} jobs run
+     * through it one sub-job at a time ({@link io.gpucloud.worker.job.JobSequence}); for handlers that
+     * only know single steps, such as scripted test hosts. The real
+     * {@link io.gpucloud.worker.job.JobExecutor} runs sequences itself.
+     */
+    static JobHandler runningSequences(JobHandler steps) {
+        return job -> job != null && job.kind() == io.gpucloud.protocol.job.JobKind.SEQUENCE
+                ? io.gpucloud.worker.job.JobSequence.run(job, steps::handle)
+                : steps.handle(job);
+    }
 }

@@ -2,6 +2,7 @@ package io.gpucloud.worker.job;
 
 import io.gpucloud.protocol.job.DomainSpec;
 import io.gpucloud.protocol.job.Job;
+import io.gpucloud.protocol.job.JobKind;
 import io.gpucloud.protocol.job.JobResult;
 import io.gpucloud.worker.action.ActionException;
 import io.gpucloud.worker.action.ErrorCodes;
@@ -40,10 +41,15 @@ import java.util.UUID;
  * does only what is missing, so a job delivered twice (expired lease, restarted worker) does no harm.
  *
  * <pre>
- * create: RESET_GPUS → ACTIVATE_PARTITION → BIND_VFIO → DEFINE_DOMAIN → START_DOMAIN
+ * create: one SEQUENCE of RESET_GPUS → ACTIVATE_PARTITION → BIND_VFIO → DEFINE_DOMAIN → START_DOMAIN
  * delete: STOP_DOMAIN → UNDEFINE_DOMAIN → DEACTIVATE_PARTITION → REBIND_HOST_DRIVER → RESET_GPUS
  * host:   SET_VIRTUALIZATION_MODE (nvidia-smi MIG / HAMi-core config, see {@link VirtualizationSwitcher})
  * </pre>
+ *
+ * A SEQUENCE runs its sub-jobs here one after the other (see {@link JobSequence}). Inside a sequence a
+ * RESET_GPUS of devices that the job's own VM already runs on is skipped: an earlier delivery of the
+ * same create sequence got as far as starting the domain (its result was lost), and resetting the GPUs
+ * under the running guest would be the opposite of idempotent.
  *
  * Guards the order where a wrong one hurts a tenant: no reset, rebind or bind of a device a running
  * domain (of another VM) holds ("device-busy"), no partition deactivation or undefine while the VM's
@@ -121,6 +127,13 @@ public final class JobExecutor implements AutoCloseable {
     }
 
     public JobResult execute(Job job) {
+        if (job != null && job.kind() == JobKind.SEQUENCE) {
+            return JobSequence.run(job, sub -> execute(sub, true));
+        }
+        return execute(job, false);
+    }
+
+    private JobResult execute(Job job, boolean inSequence) {
         StepLog log = new StepLog();
         Map<String, String> facts = new LinkedHashMap<>();
         try {
@@ -128,7 +141,7 @@ public final class JobExecutor implements AutoCloseable {
                 throw new ActionException(ErrorCodes.INVALID_JOB, "the job names no kind");
             }
             switch (job.kind()) {
-                case RESET_GPUS -> resetGpus(job, log);
+                case RESET_GPUS -> resetGpus(job, log, inSequence);
                 case ACTIVATE_PARTITION -> activatePartition(job, log, facts);
                 case BIND_VFIO -> bindVfio(job, log, facts);
                 case DEFINE_DOMAIN -> defineDomain(job, log, facts);
@@ -138,6 +151,7 @@ public final class JobExecutor implements AutoCloseable {
                 case DEACTIVATE_PARTITION -> deactivatePartition(job, log, facts);
                 case REBIND_HOST_DRIVER -> rebindHostDriver(job, log, facts);
                 case SET_VIRTUALIZATION_MODE -> setVirtualizationMode(job, log, facts);
+                case SEQUENCE -> throw new ActionException(ErrorCodes.INVALID_JOB, "a SEQUENCE inside a SEQUENCE");
             }
             return new JobResult(true, log.steps(), null, null, facts);
         } catch (ActionException e) {
@@ -156,9 +170,19 @@ public final class JobExecutor implements AutoCloseable {
 
     // ---- PCI --------------------------------------------------------------------------------------------
 
-    private void resetGpus(Job job, StepLog log) throws ActionException {
+    private void resetGpus(Job job, StepLog log, boolean inSequence) throws ActionException {
         List<String> bdfs = bdfs(job);
-        refuseDevicesOfRunningDomains(bdfs, null, log, "reset");
+        UUID own = inSequence ? job.vmId() : null;
+        refuseDevicesOfRunningDomains(bdfs, own, log, "reset");
+        if (own != null) {
+            for (DomainStatus d : listDomains(log)) {
+                if (d.state().isActive() && d.uuid().equals(own) && bdfs.stream().anyMatch(d.hostDevices()::contains)) {
+                    log.note("skip reset: domain " + d.name() + " of this VM already runs on the devices",
+                            virsh("domstate " + d.name()), d.state().virshName(), true);
+                    return;
+                }
+            }
+        }
         for (String bdf : bdfs) {
             binder.reset(bdf, log);
         }

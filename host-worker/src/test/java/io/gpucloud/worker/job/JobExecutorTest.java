@@ -195,6 +195,99 @@ class JobExecutorTest {
         assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.NOT_DEFINED);
     }
 
+    // ---- the create steps as one SEQUENCE job ----------------------------------------------------------
+
+    private Job createSequence() {
+        return Job.sequence(UUID.randomUUID(), vm, 1, List.of(job(JobKind.RESET_GPUS, gpus, null, null),
+                job(JobKind.ACTIVATE_PARTITION, List.of(), PAIR, null), job(JobKind.BIND_VFIO, devices, null, null),
+                defineJob(spec), simple(JobKind.START_DOMAIN)));
+    }
+
+    @Test
+    void aSequenceRunsTheCreateStepsInOrderAndReportsEveryStep() throws Exception {
+        JobResult r = ok(createSequence());
+
+        assertThat(host.fmpm().activePartitions()).containsExactly(PAIR);
+        assertThat(drivers()).containsOnly("vfio-pci");
+        assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.RUNNING);
+        assertThat(r.steps()).extracting(JobResult.Step::command).containsSubsequence(
+                "echo 1 > /sys/bus/pci/devices/0000:3a:00.0/reset", "fmpm -a 3",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:3a:00.0/driver_override",
+                virsh("define " + worker.domainXmlFile(vm)), virsh("start " + spec.name()));
+        assertThat(r.steps()).filteredOn(s -> s.command().equals("fmpm -a 3")).singleElement().satisfies(s -> {
+            assertThat(s.name()).isEqualTo("ACTIVATE_PARTITION: activate partition 3");
+            assertThat(s.exitCode()).isZero();
+        });
+        List<String> kinds = new ArrayList<>();
+        for (JobResult.Step s : r.steps()) {
+            String kind = s.name().substring(0, s.name().indexOf(": "));
+            if (kinds.isEmpty() || !kinds.get(kinds.size() - 1).equals(kind)) {
+                kinds.add(kind);
+            }
+        }
+        assertThat(kinds).containsExactly("RESET_GPUS", "ACTIVATE_PARTITION", "BIND_VFIO", "DEFINE_DOMAIN",
+                "START_DOMAIN");
+        assertThat(r.facts()).containsEntry("domainState", "running").containsEntry("driver.0000:3b:00.0", "vfio-pci")
+                .containsEntry(JobResult.COMPLETED_KINDS, "RESET_GPUS,ACTIVATE_PARTITION,BIND_VFIO,DEFINE_DOMAIN,START_DOMAIN")
+                .doesNotContainKey(JobResult.FAILED_KIND);
+    }
+
+    @Test
+    void aSequenceDeliveredAgainAfterItRanIsHarmless() throws Exception {
+        Job sequence = createSequence();
+        ok(sequence);
+        int resets = host.kernel().resetCount(gpus.get(0));
+
+        JobResult again = ok(sequence.withAttempt(2)); // its result was lost: the lease ran out
+        assertThat(host.kernel().resetCount(gpus.get(0))).as("no reset under the VM's own running guest")
+                .isEqualTo(resets);
+        assertThat(again.steps().get(0).name()).isEqualTo("RESET_GPUS: skip reset: domain " + spec.name()
+                + " of this VM already runs on the devices");
+        assertThat(again.steps()).extracting(JobResult.Step::name).contains(
+                "ACTIVATE_PARTITION: partition 3 already active", "START_DOMAIN: domain " + spec.name() + " already running");
+        assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.RUNNING);
+        assertThat(drivers()).containsOnly("vfio-pci");
+
+        // outside a sequence a reset under a running guest is still refused
+        assertThat(worker.execute(job(JobKind.RESET_GPUS, gpus, null, null)).errorCode())
+                .isEqualTo(ErrorCodes.DEVICE_BUSY);
+    }
+
+    @Test
+    void aSequenceStopsAtTheFirstFailureAndNamesIt() throws Exception {
+        ok(job(JobKind.ACTIVATE_PARTITION, List.of(), 1, null)); // {1,2,3,4} overlaps the pair
+
+        JobResult r = worker.execute(createSequence());
+
+        assertThat(r.success()).isFalse();
+        assertThat(r.errorCode()).isEqualTo(ErrorCodes.PARTITION_CONFLICT);
+        assertThat(r.error()).contains("partition 3 overlaps an active partition");
+        assertThat(r.facts()).containsEntry(JobResult.FAILED_KIND, "ACTIVATE_PARTITION")
+                .containsEntry(JobResult.COMPLETED_KINDS, "RESET_GPUS");
+        JobResult.Step failed = r.steps().stream().filter(s -> !s.ok()).findFirst().orElseThrow();
+        assertThat(failed.name()).startsWith("ACTIVATE_PARTITION: ");
+        assertThat(failed.command()).isEqualTo("fmpm -a 3");
+        assertThat(failed.exitCode()).isNotZero();
+        assertThat(r.steps()).as("nothing after the failing step ran")
+                .noneMatch(s -> s.name().startsWith("BIND_VFIO") || s.name().startsWith("DEFINE_DOMAIN"));
+        assertThat(drivers()).containsExactly("nvidia", "mlx5_core", "nvidia");
+        assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.NOT_DEFINED);
+    }
+
+    @Test
+    void aSequenceOfNothingOrOfAnotherVmIsInvalid() {
+        assertThat(worker.execute(Job.sequence(UUID.randomUUID(), vm, 1, List.of())).errorCode())
+                .isEqualTo(ErrorCodes.INVALID_JOB);
+        Job foreign = new Job(UUID.randomUUID(), JobKind.START_DOMAIN, UUID.randomUUID(), 1, List.of(), null, null,
+                null, null);
+        JobResult r = worker.execute(Job.sequence(UUID.randomUUID(), vm, 1, List.of(foreign)));
+        assertThat(r.errorCode()).isEqualTo(ErrorCodes.INVALID_JOB);
+        assertThat(r.facts()).containsEntry(JobResult.FAILED_KIND, "START_DOMAIN");
+        Job nested = Job.sequence(UUID.randomUUID(), vm, 1, List.of(Job.sequence(UUID.randomUUID(), vm, 1,
+                List.of(simple(JobKind.START_DOMAIN)))));
+        assertThat(worker.execute(nested).errorCode()).isEqualTo(ErrorCodes.INVALID_JOB);
+    }
+
     @Test
     void anOverlappingPartitionIsAConflict() {
         ok(job(JobKind.ACTIVATE_PARTITION, List.of(), PAIR, null));

@@ -17,22 +17,37 @@ import java.util.UUID;
  * @param timeoutSeconds graceful shutdown budget before destroy (STOP_DOMAIN)
  * @param domain         what to define (DEFINE_DOMAIN)
  * @param virtualization the mode to put the GPUs in (SET_VIRTUALIZATION_MODE)
+ * @param steps          the sub-jobs to run in order (SEQUENCE); empty for every other kind
  */
 public record Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bdfs, Integer partitionId,
-                  String driver, Integer timeoutSeconds, DomainSpec domain, Virtualization virtualization) {
+                  String driver, Integer timeoutSeconds, DomainSpec domain, Virtualization virtualization,
+                  List<Job> steps) {
     public Job {
         bdfs = bdfs == null ? List.of() : List.copyOf(bdfs);
+        steps = steps == null ? List.of() : List.copyOf(steps);
     }
 
-    /** A job without a virtualization payload (every kind but SET_VIRTUALIZATION_MODE). */
+    /** A job that is no sequence. */
+    public Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bdfs, Integer partitionId,
+               String driver, Integer timeoutSeconds, DomainSpec domain, Virtualization virtualization) {
+        this(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, virtualization, null);
+    }
+
+    /** A job without a virtualization payload (every kind but SET_VIRTUALIZATION_MODE and SEQUENCE). */
     public Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bdfs, Integer partitionId,
                String driver, Integer timeoutSeconds, DomainSpec domain) {
-        this(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, null);
+        this(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, null, null);
     }
 
-    /** The same job as delivered for the {@code attempt}-th time. */
+    /** A {@link JobKind#SEQUENCE} of {@code steps} for one VM. */
+    public static Job sequence(UUID id, UUID vmId, int attempt, List<Job> steps) {
+        return new Job(id, JobKind.SEQUENCE, vmId, attempt, null, null, null, null, null, null, steps);
+    }
+
+    /** The same job as delivered for the {@code attempt}-th time (its sub-jobs too). */
     public Job withAttempt(int attempt) {
-        return new Job(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, virtualization);
+        return new Job(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, virtualization,
+                steps.stream().map(s -> s.withAttempt(attempt)).toList());
     }
 
     /**

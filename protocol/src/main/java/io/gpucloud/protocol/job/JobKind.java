@@ -28,5 +28,16 @@ public enum JobKind {
      * config); a GPU already in the wanted state is left as it is. Payload: {@code virtualization}
      * (mode and params), {@code bdfs} (the host's GPUs).
      */
-    SET_VIRTUALIZATION_MODE
+    SET_VIRTUALIZATION_MODE,
+    /**
+     * Run the sub-jobs in {@code steps} in order, stopping at the first that fails (a VM's create:
+     * RESET_GPUS → ACTIVATE_PARTITION → BIND_VFIO → DEFINE_DOMAIN → START_DOMAIN, which need no decision
+     * of the control plane in between). Idempotent because every sub-job is: a re-delivered sequence
+     * runs again from the first step and finds the finished ones done. The result lists every step of
+     * every sub-job (names prefixed with the sub-job's kind, e.g. {@code "BIND_VFIO: bind ..."}), the
+     * facts of all of them, and on failure the failing sub-job's {@code error}/{@code errorCode} and the
+     * facts {@value JobResult#FAILED_KIND} (its kind) and {@value JobResult#COMPLETED_KINDS}. Sub-jobs
+     * are never sequences themselves.
+     */
+    SEQUENCE
 }

@@ -14,6 +14,12 @@ import java.util.Map;
  * @param facts    observations for the control plane (e.g. "domainState": "running")
  */
 public record JobResult(boolean success, List<Step> steps, String error, String errorCode, Map<String, String> facts) {
+
+    /** Fact of a {@link JobKind#SEQUENCE} result: the kind of the sub-job that failed. */
+    public static final String FAILED_KIND = "failedKind";
+    /** Fact of a {@link JobKind#SEQUENCE} result: the kinds of the sub-jobs that succeeded, comma-separated. */
+    public static final String COMPLETED_KINDS = "completedKinds";
+
     public JobResult {
         steps = steps == null ? List.of() : List.copyOf(steps);
         facts = facts == null ? Map.of() : Map.copyOf(facts);

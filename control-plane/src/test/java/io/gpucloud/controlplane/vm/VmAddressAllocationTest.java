@@ -1,0 +1,105 @@
+package io.gpucloud.controlplane.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpucloud.controlplane.ControlPlaneTestBase;
+import io.gpucloud.controlplane.tenancy.Projects;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * {@code allocate_vm_address} (V16): the lowest free address of the location, and concurrent
+ * allocations in one location that neither wait for each other nor collide.
+ */
+class VmAddressAllocationTest extends ControlPlaneTestBase {
+
+    @Autowired
+    TransactionTemplate tx;
+    @Autowired
+    Projects projects;
+
+    private UUID newVm(UUID project) {
+        UUID vm = UUID.randomUUID();
+        jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib) "
+                        + "VALUES (?, ?, ?, 't', 'H100-SXM5-80GB', 1, 4, 4096)")
+                .params(vm, project, "addr-" + vm).update();
+        return vm;
+    }
+
+    private String allocate(UUID vm, String location) {
+        return jdbc.sql("SELECT host(allocate_vm_address(?, ?))").params(vm, location).query(String.class).single();
+    }
+
+    @Test
+    void theLowestFreeAddressInOrderAndAgainAfterARelease() {
+        UUID project = projects.ensureProject("addr-corp", "seq");
+        List<UUID> vms = new ArrayList<>();
+        List<String> got = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            vms.add(newVm(project));
+            got.add(allocate(vms.get(i), "addr-seq"));
+        }
+        String subnet = got.get(0).substring(0, got.get(0).lastIndexOf('.') - 1);
+        assertThat(got).containsExactly(subnet + "0.10", subnet + "0.11", subnet + "0.12", subnet + "0.13");
+        assertThat(allocate(vms.get(2), "addr-seq")).as("a VM keeps its address").isEqualTo(subnet + "0.12");
+
+        jdbc.sql("DELETE FROM vm_address WHERE vm_id = ?").param(vms.get(1)).update();
+        UUID next = newVm(project);
+        assertThat(allocate(next, "addr-seq")).as("the gap is reused first").isEqualTo(subnet + "0.11");
+        assertThat(allocate(newVm(project), "addr-seq")).isEqualTo(subnet + "0.14");
+    }
+
+    @Test
+    void aConcurrentAllocationTakesTheNextAddressWithoutWaitingForTheFirstToCommit() throws Exception {
+        UUID project = projects.ensureProject("addr-corp", "conc");
+        UUID first = newVm(project);
+        UUID second = newVm(project);
+        allocate(newVm(project), "addr-conc"); // .10, and the location's subnet
+
+        CountDownLatch allocated = new CountDownLatch(1);
+        CountDownLatch mayCommit = new CountDownLatch(1);
+        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
+            String ip = allocate(first, "addr-conc");
+            allocated.countDown();
+            try {
+                mayCommit.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return ip;
+        }));
+        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
+        // the first transaction holds .11 uncommitted; the second must not wait for it
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-conc")))
+                .get(10, TimeUnit.SECONDS);
+        mayCommit.countDown();
+        String ipA = a.get(30, TimeUnit.SECONDS);
+        String subnet = ipA.substring(0, ipA.lastIndexOf('.') - 1);
+        assertThat(ipA).isEqualTo(subnet + "0.11");
+        assertThat(b).isEqualTo(subnet + "0.12");
+
+        // many at once: all distinct, all committed
+        List<CompletableFuture<String>> many = new ArrayList<>();
+        List<UUID> manyVms = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            manyVms.add(newVm(project));
+        }
+        for (UUID vm : manyVms) {
+            many.add(CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(vm, "addr-conc"))));
+        }
+        List<String> ips = new ArrayList<>();
+        for (var f : many) {
+            ips.add(f.get(30, TimeUnit.SECONDS));
+        }
+        assertThat(ips).doesNotHaveDuplicates().hasSize(16);
+        assertThat(jdbc.sql("SELECT count(*) FROM vm_address WHERE location = 'addr-conc'").query(Long.class).single())
+                .isEqualTo(19);
+    }
+}
