@@ -254,12 +254,15 @@ class VirtualizationSwitchTest extends ControlPlaneTestBase {
         assertThat(put(admin, b.hostId(), Map.of("mode", "mig", "params", Map.of("profiles", List.of(0)))).status())
                 .isEqualTo(202);
         UUID strand = awaitValue(() -> jdbc.sql("""
-                SELECT strand_id FROM worker_job WHERE host_id = ? AND kind = 'SET_VIRTUALIZATION_MODE' AND state = 'queued'
-                """).param(b.hostId()).query(UUID.class).optional().orElse(null), "the switch job queued");
+                SELECT strand_id FROM worker_job WHERE host_id = ? AND kind = 'SET_VIRTUALIZATION_MODE'
+                """).param(b.hostId()).query(UUID.class).optional().orElse(null), "the switch job enqueued");
         assertThat(call("GET", "/admin/api/v1/hosts/" + b.hostId() + "/virtualization", admin, null).json()
                 .get("status").asString()).isEqualTo("switching");
 
-        // the take timeout (10 min by default) runs out: the strand's deadline is moved into the past
+        // the take timeout (10 min by default) runs out: the strand's deadline is moved into the past; if
+        // the vanished worker's last long poll still took the job, that lease has run out by now too
+        jdbc.sql("UPDATE worker_job SET lease_until = now() - interval '1 second' WHERE strand_id = ? AND state = 'leased'")
+                .param(strand).update();
         jdbc.sql("UPDATE strand SET stack = jsonb_set(stack, '{takeBy}', to_jsonb('2000-01-01T00:00:00Z'::text)) "
                 + "WHERE id = ?").param(strand).update();
         strands.wake(strand);
