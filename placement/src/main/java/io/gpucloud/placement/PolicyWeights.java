@@ -20,7 +20,7 @@ public record PolicyWeights(double bestFit, double leastDamage, double keepEmpty
                             double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost,
                             double reservedEmptyHosts, double reserveExemptMinutes) {
 
-    public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0, 2, 30);
+    public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0, 2, 90);
 
     /** These weights, without a reservation of empty hosts. */
     public PolicyWeights(double bestFit, double leastDamage, double keepEmptyHosts, double lifetime,

@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The reservation of the fleet's last empty hosts for whole-host VMs (defaults: the last 2, against
- * VMs expected to run over 30 minutes), as a user sees it: where the VM lands, or why it is refused.
+ * VMs expected to run over 90 minutes), as a user sees it: where the VM lands, or why it is refused.
  */
 class ReservedEmptyHostsTest {
 
@@ -40,7 +40,7 @@ class ReservedEmptyHostsTest {
                 new Case("2 empty left, nothing partly used fits: a long 1-GPU VM is refused, in numbers", 1, hours, 2,
                         List.of(FULL, EMPTY), null,
                         "1 empty host kept for whole-host VMs (2 empty in the fleet, the last 2 reserved against VMs "
-                                + "expected to run over 30 min; this one 240 min)"),
+                                + "expected to run over 90 min; this one 240 min)"),
                 new Case("2 empty left: a long 4-GPU VM is refused too", 4, hours, 2, List.of(FULL, EMPTY), null,
                         "this one 240 min"),
                 new Case("1 empty left: an 8-GPU VM still gets it", 8, hours, 1, List.of(FULL, EMPTY), "empty", null),
