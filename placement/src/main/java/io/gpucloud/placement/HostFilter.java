@@ -14,8 +14,21 @@ public interface HostFilter {
     /** True if the host (with at least one of its remaining units) can take the request. */
     boolean admit(PlacementRequest request, HostView host);
 
+    /**
+     * As {@link #admit(PlacementRequest, HostView)}, for filters that also read the fleet-level
+     * figures of the decide() call (the policy calls this one).
+     */
+    default boolean admit(ScoringContext ctx, HostView host) {
+        return admit(ctx.request(), host);
+    }
+
     /** Clause for the explanation, e.g. "9 lack a free 4-GPU partition". */
     String explain(PlacementRequest request, int rejectedHosts);
+
+    /** As {@link #explain(PlacementRequest, int)}, with the fleet-level figures (the policy calls this one). */
+    default String explain(ScoringContext ctx, int rejectedHosts) {
+        return explain(ctx.request(), rejectedHosts);
+    }
 
     /**
      * True for filters about free capacity (GPUs, CPUs, hugepages), false for the static ones

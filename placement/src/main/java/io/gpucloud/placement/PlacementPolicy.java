@@ -10,6 +10,7 @@ import io.gpucloud.placement.filter.LocationFilter;
 import io.gpucloud.placement.filter.NumaCpuFilter;
 import io.gpucloud.placement.filter.NumaHugepageFilter;
 import io.gpucloud.placement.filter.PassthroughCapableFilter;
+import io.gpucloud.placement.filter.ReservedBoardFilter;
 import io.gpucloud.placement.filter.VirtualizationModeFilter;
 import io.gpucloud.placement.filter.WholeBoardFilter;
 import io.gpucloud.placement.score.BestFitScorer;
@@ -56,7 +57,7 @@ public final class PlacementPolicy {
 
     /** As above, returning at most {@code maxCandidates} ranked placements (match the claim's attempts). */
     public PlacementPolicy(PolicyWeights weights, Clock clock, int maxCandidates) {
-        this(defaultFilters(), defaultScorers(weights), clock, maxCandidates);
+        this(defaultFilters(weights), defaultScorers(weights), clock, maxCandidates);
     }
 
     /**
@@ -94,6 +95,19 @@ public final class PlacementPolicy {
                 new NumaCpuFilter(), new NumaHugepageFilter());
     }
 
+    /**
+     * The default filters, then (when {@link PolicyWeights#reservedEmptyHosts()} is above 0) the
+     * {@link ReservedBoardFilter}, which acts only when decide() is told the fleet's count of empty hosts.
+     */
+    public static List<HostFilter> defaultFilters(PolicyWeights w) {
+        if (w.reservedEmptyHosts() <= 0) {
+            return defaultFilters();
+        }
+        List<HostFilter> out = new ArrayList<>(defaultFilters());
+        out.add(new ReservedBoardFilter((int) w.reservedEmptyHosts(), Math.round(w.reserveExemptMinutes() * 60_000)));
+        return out;
+    }
+
     public static List<WeightedScorer> defaultScorers(PolicyWeights w) {
         return List.of(
                 new WeightedScorer(new BestFitScorer(), w.bestFit()),
@@ -114,6 +128,16 @@ public final class PlacementPolicy {
      * explanation in numbers.
      */
     public PlacementDecision decide(PlacementRequest request, List<HostSnapshot> hosts) {
+        return decide(request, hosts, ScoringContext.UNKNOWN);
+    }
+
+    /**
+     * As {@link #decide(PlacementRequest, List)}, told how many hosts of the request's GPU model (and
+     * location) in the whole fleet take VMs and hold nothing ({@code hosts} may be a subset, such as
+     * the control plane's best-fit candidates); {@link ScoringContext#UNKNOWN} when not counted. The
+     * {@link ReservedBoardFilter} keeps the last of them for whole-host VMs.
+     */
+    public PlacementDecision decide(PlacementRequest request, List<HostSnapshot> hosts, int emptyHosts) {
         Objects.requireNonNull(request, "request");
         long now = clock.millis();
         long end = Long.MIN_VALUE;
@@ -123,7 +147,7 @@ public final class PlacementPolicy {
             end = now > Long.MAX_VALUE - ms ? Long.MAX_VALUE - 1 : now + ms;
         }
         int n = hosts.size();
-        ScoringContext ctx = new ScoringContext(request, now, end, n);
+        ScoringContext ctx = new ScoringContext(request, now, end, n, Math.max(ScoringContext.UNKNOWN, emptyHosts));
         int nf = filters.size();
         int[] rejected = new int[nf];
         int k = Math.min(maxCandidates, Math.max(1, n));
@@ -137,7 +161,7 @@ public final class PlacementPolicy {
         for (int i = 0; i < n; i++) {
             HostView hv = new HostView(hosts.get(i), i, request);
             int f = 0;
-            while (f < nf && filters.get(f).admit(request, hv)) {
+            while (f < nf && filters.get(f).admit(ctx, hv)) {
                 f++;
             }
             if (f < nf) {
@@ -193,7 +217,7 @@ public final class PlacementPolicy {
         for (int f = 0; f < nf; f++) {
             rejections.merge(filters.get(f).name(), rejected[f], Integer::sum);
         }
-        String explanation = explain(request, n, rejected, feasible, out, first >= 0 ? topHost[first] : null,
+        String explanation = explain(ctx, n, rejected, feasible, out, first >= 0 ? topHost[first] : null,
                 first >= 0 ? topUnit[first] : null);
         return new PlacementDecision(out, rejections, explanation);
     }
@@ -212,8 +236,9 @@ public final class PlacementPolicy {
                 score);
     }
 
-    private String explain(PlacementRequest req, int n, int[] rejected, int feasible, List<Placement> out,
+    private String explain(ScoringContext ctx, int n, int[] rejected, int feasible, List<Placement> out,
                            HostView bestHost, AllocationUnit bestUnit) {
+        PlacementRequest req = ctx.request();
         StringBuilder sb = new StringBuilder();
         int staticRejected = 0;
         for (int f = 0; f < rejected.length; f++) {
@@ -226,7 +251,7 @@ public final class PlacementPolicy {
             boolean first = true;
             for (int f = 0; f < rejected.length; f++) {
                 if (!filters.get(f).capacity() && rejected[f] > 0) {
-                    sb.append(first ? "" : ", ").append(filters.get(f).explain(req, rejected[f]));
+                    sb.append(first ? "" : ", ").append(filters.get(f).explain(ctx, rejected[f]));
                     first = false;
                 }
             }
@@ -240,7 +265,7 @@ public final class PlacementPolicy {
         sb.append("ready");
         for (int f = 0; f < rejected.length; f++) {
             if (filters.get(f).capacity() && rejected[f] > 0) {
-                sb.append("; ").append(filters.get(f).explain(req, rejected[f]));
+                sb.append("; ").append(filters.get(f).explain(ctx, rejected[f]));
             }
         }
         if (out.isEmpty()) {

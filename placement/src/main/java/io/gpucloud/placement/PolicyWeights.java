@@ -11,11 +11,22 @@ package io.gpucloud.placement;
  * @param lifetimeTightness the lifetime scorer's pull towards hosts whose VMs end near this one's (0..1)
  * @param numaLocality      {@link io.gpucloud.placement.score.NumaLocalityScorer}: few NUMA nodes, no spill
  * @param cpuOnlyOnGpuHost  {@link io.gpucloud.placement.score.CpuOnlyOnGpuHostScorer}: keep CPU-only VMs off GPU hosts
+ * @param reservedEmptyHosts {@link io.gpucloud.placement.filter.ReservedBoardFilter}: how many of the fleet's last
+ *                           empty hosts (per model) smaller GPU VMs with a long expectedDuration may not
+ *                           open (a whole count, 0 = off)
+ * @param reserveExemptMinutes VMs expected to end within this many minutes may open a reserved empty host
  */
 public record PolicyWeights(double bestFit, double leastDamage, double keepEmptyHosts, double lifetime,
-                            double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost) {
+                            double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost,
+                            double reservedEmptyHosts, double reserveExemptMinutes) {
 
-    public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0);
+    public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0, 2, 90);
+
+    /** These weights, without a reservation of empty hosts. */
+    public PolicyWeights(double bestFit, double leastDamage, double keepEmptyHosts, double lifetime,
+                         double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost) {
+        this(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost, 0, 0);
+    }
 
     public PolicyWeights {
         check("bestFit", bestFit);
@@ -25,6 +36,11 @@ public record PolicyWeights(double bestFit, double leastDamage, double keepEmpty
         check("lifetimeTightness", lifetimeTightness);
         check("numaLocality", numaLocality);
         check("cpuOnlyOnGpuHost", cpuOnlyOnGpuHost);
+        check("reservedEmptyHosts", reservedEmptyHosts);
+        check("reserveExemptMinutes", reserveExemptMinutes);
+        if (reservedEmptyHosts != Math.rint(reservedEmptyHosts)) {
+            throw new IllegalArgumentException("reservedEmptyHosts must be a whole number: " + reservedEmptyHosts);
+        }
     }
 
     private static void check(String name, double v) {
@@ -34,30 +50,47 @@ public record PolicyWeights(double bestFit, double leastDamage, double keepEmpty
     }
 
     public PolicyWeights withBestFit(double v) {
-        return new PolicyWeights(v, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+        return new PolicyWeights(v, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withLeastDamage(double v) {
-        return new PolicyWeights(bestFit, v, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+        return new PolicyWeights(bestFit, v, keepEmptyHosts, lifetime, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withKeepEmptyHosts(double v) {
-        return new PolicyWeights(bestFit, leastDamage, v, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+        return new PolicyWeights(bestFit, leastDamage, v, lifetime, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withLifetime(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, v, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost);
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, v, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withLifetimeTightness(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, v, numaLocality, cpuOnlyOnGpuHost);
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, v,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withNumaLocality(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, v, cpuOnlyOnGpuHost);
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
+                v, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
     }
 
     public PolicyWeights withCpuOnlyOnGpuHost(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, v);
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
+                numaLocality, v, reservedEmptyHosts, reserveExemptMinutes);
+    }
+
+    public PolicyWeights withReservedEmptyHosts(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, v, reserveExemptMinutes);
+    }
+
+    public PolicyWeights withReserveExemptMinutes(double v) {
+        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
+                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, v);
     }
 }

@@ -8,8 +8,22 @@ package io.gpucloud.placement;
  * @param nowMillis   the policy clock at the start of decide()
  * @param endMillis   nowMillis + expectedDuration, or {@link Long#MIN_VALUE} when the request has no hint
  * @param hostCount   number of candidate hosts handed to decide()
+ * @param emptyHosts  fleet-wide count of hosts of the request's model (and location) that take VMs and
+ *                    hold nothing, as the caller counted them (the candidate list may be a subset); -1
+ *                    when the caller did not say
  */
-public record ScoringContext(PlacementRequest request, long nowMillis, long endMillis, int hostCount) {
+public record ScoringContext(PlacementRequest request, long nowMillis, long endMillis, int hostCount,
+                             int emptyHosts) {
+
+    public static final int UNKNOWN = -1;
+
+    public ScoringContext(PlacementRequest request, long nowMillis, long endMillis, int hostCount) {
+        this(request, nowMillis, endMillis, hostCount, UNKNOWN);
+    }
+
+    public boolean knowsEmptyHosts() {
+        return emptyHosts >= 0;
+    }
 
     public boolean hasLifetimeHint() {
         return endMillis != Long.MIN_VALUE;

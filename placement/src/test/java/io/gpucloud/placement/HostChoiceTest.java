@@ -95,7 +95,8 @@ class HostChoiceTest {
                 java.util.Map.entry("fabric-mode", 1), java.util.Map.entry("virtualization-mode", 1),
                 java.util.Map.entry("passthrough-capable", 1), java.util.Map.entry("gpu-partition", 0),
                 java.util.Map.entry("gpu-iommu-groups", 0), java.util.Map.entry("gpu-whole-board", 0),
-                java.util.Map.entry("numa-cpus", 0), java.util.Map.entry("numa-hugepages", 0));
+                java.util.Map.entry("numa-cpus", 0), java.util.Map.entry("numa-hugepages", 0),
+                java.util.Map.entry("reserved-empty-hosts", 0));
         assertThat(d.explanation()).startsWith("7 hosts considered: 1 not ready, 1 have another GPU model, "
                 + "1 are outside fra1, 1 take only whole-board VMs (full passthrough) or have an unknown fabric mode, "
                 + "1 are not in passthrough mode, 1 are not passthrough-capable; 1 host H100-SXM5-80GB ready; 1 fits; best ");

@@ -7,6 +7,7 @@ import io.gpucloud.placement.NumaSnapshot;
 import io.gpucloud.placement.PartitionSnapshot;
 import io.gpucloud.placement.Placement;
 import io.gpucloud.placement.PlacementRequest;
+import io.gpucloud.placement.ScoringContext;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -267,6 +268,37 @@ class FleetCache implements SmartLifecycle {
             out.add(top[i]);
         }
         return out;
+    }
+
+    /**
+     * How many hosts of the request's GPU model (and location) take VMs and hold no GPU, fleet-wide:
+     * the figure the policy's reservation of empty hosts reads. {@link ScoringContext#UNKNOWN} for
+     * CPU-only requests, requests without a model and requests pinned to hosts (nothing reserved).
+     */
+    int emptyHosts(PlacementRequest r) {
+        if (r.gpuCount() <= 0 || r.gpuModel() == null || !r.hostIds().isEmpty()) {
+            return ScoringContext.UNKNOWN;
+        }
+        ensureLoaded();
+        Group g = byModel.get(r.gpuModel());
+        if (g == null) {
+            return 0;
+        }
+        Integer wantedLocation = r.location() == null ? null : locations.get(r.location());
+        if (r.location() != null && wantedLocation == null) {
+            return 0;
+        }
+        int loc = wantedLocation == null ? -1 : wantedLocation;
+        var packed = g.packed;
+        int n = 0;
+        for (int i = 0, size = g.slots.length; i < size; i++) {
+            long w = packed.get(i);
+            boolean unused = ((w >>> 16) & 1) == 1;
+            if (w >= 0 && unused && ((w >>> 8) & 0xFF) > 0 && (loc < 0 || g.location.get(i) == loc)) {
+                n++;
+            }
+        }
+        return n;
     }
 
     Slot slot(UUID hostId) {

@@ -21,7 +21,9 @@ class PlacementConfiguration {
                 weight(env, "lifetime", d.lifetime()),
                 weight(env, "lifetime-tightness", d.lifetimeTightness()),
                 weight(env, "numa-locality", d.numaLocality()),
-                weight(env, "cpu-only-on-gpu-host", d.cpuOnlyOnGpuHost()));
+                weight(env, "cpu-only-on-gpu-host", d.cpuOnlyOnGpuHost()),
+                weight(env, "reserved-empty-hosts", d.reservedEmptyHosts()),
+                weight(env, "reserve-exempt-minutes", d.reserveExemptMinutes()));
         return new PlacementPolicy(weights, Clock.systemUTC());
     }
 

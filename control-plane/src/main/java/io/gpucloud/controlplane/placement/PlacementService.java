@@ -144,7 +144,8 @@ public class PlacementService {
             seen.put(e.row().id(), new FleetCache.Seen(e.row().allocVersion(), e.row().topology()));
         }
         List<HostSnapshot> hosts = withLifetimes(request, entries);
-        PlacementDecision decision = stage("decide", () -> policy.decide(request, hosts));
+        int emptyHosts = fleet.emptyHosts(request);
+        PlacementDecision decision = stage("decide", () -> policy.decide(request, hosts, emptyHosts));
         return new Decided(decision, seen);
     }
 
@@ -203,7 +204,8 @@ public class PlacementService {
                             throw new PlacementClaims.ClaimConflict("host busy or gone");
                         }
                     }
-                    PlacementDecision fresh = policy.decide(request, withLifetimes(request, List.of(cur)));
+                    PlacementDecision fresh = policy.decide(request, withLifetimes(request, List.of(cur)),
+                            fleet.emptyHosts(request));
                     if (!fresh.placed()) {
                         throw new PlacementClaims.ClaimConflict("host filled up: " + fresh.explanation());
                     }
@@ -310,7 +312,8 @@ public class PlacementService {
     /** What placement would choose now, without claiming anything (for operators and customers' previews). */
     public PlacementDecision preview(PlacementRequest request) {
         List<UUID> ids = loader.candidateHostIds(request, properties.candidateLimit());
-        PlacementDecision decision = policy.decide(request, loader.load(ids, request.expectedDuration() != null).hosts());
+        PlacementDecision decision = policy.decide(request, loader.load(ids, request.expectedDuration() != null).hosts(),
+                fleet.emptyHosts(request));
         if (!decision.placed() && ids.isEmpty()) {
             return new PlacementDecision(List.of(), decision.rejections(), explainEmpty(request));
         }

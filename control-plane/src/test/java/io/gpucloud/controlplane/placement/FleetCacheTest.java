@@ -93,6 +93,22 @@ class FleetCacheTest extends ControlPlaneTestBase {
     }
 
     @Test
+    void countsTheEmptyHostsThePolicyReservesFrom() {
+        new SyntheticFleet(jdbc, tx).create("empties", "empties-1", 3, List.of(H100));
+        UUID project = projects.ensureProject("empties", "empties");
+        cacheOfA.refreshAll(cacheOfA.generation());
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
+        UUID vm = newVm(project, 1);
+        assertThat(placement.place(request(vm, 1, "empties-1")).placement()).isPresent();
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 8, "empties-1"))).isEqualTo(2);
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 0, "empties-1")))
+                .as("CPU-only requests reserve nothing").isEqualTo(io.gpucloud.placement.ScoringContext.UNKNOWN);
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "nowhere"))).isZero();
+        placement.release(vm);
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
+    }
+
+    @Test
     void aSecondInstanceWithAStaleCacheNeverDoubleAllocatesAndStillFindsFreedCapacity() {
         new SyntheticFleet(jdbc, tx).create("cache", "cache-1", 1, List.of(H100));
         UUID project = projects.ensureProject("cache", "cache");

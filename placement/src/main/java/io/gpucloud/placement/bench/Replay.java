@@ -117,7 +117,7 @@ public final class Replay {
                     Set.of(), NumaPolicy.PREFERRED, false, d);
             var snapshots = fleet.snapshots();
             long t0 = System.nanoTime();
-            PlacementDecision dec = policy.decide(req, snapshots);
+            PlacementDecision dec = policy.decide(req, snapshots, fleet.emptyBoards());
             decideNanos += System.nanoTime() - t0;
             if (counted) {
                 arrivals++;

@@ -76,6 +76,17 @@ public final class SimFleet {
         return freeGpus;
     }
 
+    /** Hosts no VM lives on (what the control plane's fleet cache counts as unused). */
+    public int emptyBoards() {
+        int n = 0;
+        for (Host h : hosts) {
+            if (h.vms.isEmpty()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Current snapshots of every host, in host-id order (rebuilt only where something changed). */
     public List<HostSnapshot> snapshots() {
         for (int i = 0; i < hosts.length; i++) {
