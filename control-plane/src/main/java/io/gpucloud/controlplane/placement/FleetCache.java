@@ -273,10 +273,12 @@ class FleetCache implements SmartLifecycle {
     /**
      * How many hosts of the request's GPU model (and location) take VMs and hold no GPU, fleet-wide:
      * the figure the policy's reservation of empty hosts reads. {@link ScoringContext#UNKNOWN} for
-     * CPU-only requests, requests without a model and requests pinned to hosts (nothing reserved).
+     * CPU-only requests, requests without a model, requests pinned to hosts and requests without a
+     * lifetime hint: the reservation never holds those back, so they skip this scan of the model's hosts
+     * (it would otherwise run on every placement).
      */
     int emptyHosts(PlacementRequest r) {
-        if (r.gpuCount() <= 0 || r.gpuModel() == null || !r.hostIds().isEmpty()) {
+        if (r.gpuCount() <= 0 || r.gpuModel() == null || !r.hostIds().isEmpty() || r.expectedDuration() == null) {
             return ScoringContext.UNKNOWN;
         }
         ensureLoaded();

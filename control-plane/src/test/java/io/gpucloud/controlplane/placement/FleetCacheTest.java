@@ -74,6 +74,12 @@ class FleetCacheTest extends ControlPlaneTestBase {
                 NumaPolicy.REQUIRED, false, null);
     }
 
+    /** A request that declares how long it runs: only such requests are counted for the reservation. */
+    private static PlacementRequest hinted(UUID vm, int gpus, String location) {
+        return new PlacementRequest(vm, H100, gpus, gpus * 12, gpus * 96L * 1024, location, Set.of(),
+                NumaPolicy.REQUIRED, false, java.time.Duration.ofHours(4));
+    }
+
     private Set<Long> gpusOf(UUID vm) {
         return new HashSet<>(jdbc.sql("SELECT id FROM pci_device WHERE vm_id = ? AND kind = 'gpu'").param(vm)
                 .query(Long.class).list());
@@ -97,15 +103,17 @@ class FleetCacheTest extends ControlPlaneTestBase {
         new SyntheticFleet(jdbc, tx).create("empties", "empties-1", 3, List.of(H100));
         UUID project = projects.ensureProject("empties", "empties");
         cacheOfA.refreshAll(cacheOfA.generation());
-        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
+        assertThat(cacheOfA.emptyHosts(hinted(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
         UUID vm = newVm(project, 1);
         assertThat(placement.place(request(vm, 1, "empties-1")).placement()).isPresent();
-        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 8, "empties-1"))).isEqualTo(2);
-        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 0, "empties-1")))
+        assertThat(cacheOfA.emptyHosts(hinted(UUID.randomUUID(), 8, "empties-1"))).isEqualTo(2);
+        assertThat(cacheOfA.emptyHosts(hinted(UUID.randomUUID(), 0, "empties-1")))
                 .as("CPU-only requests reserve nothing").isEqualTo(io.gpucloud.placement.ScoringContext.UNKNOWN);
-        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "nowhere"))).isZero();
+        assertThat(cacheOfA.emptyHosts(hinted(UUID.randomUUID(), 1, "nowhere"))).isZero();
+        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "empties-1")))
+                .as("no lifetime hint: nothing to reserve against, no scan").isEqualTo(io.gpucloud.placement.ScoringContext.UNKNOWN);
         placement.release(vm);
-        assertThat(cacheOfA.emptyHosts(request(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
+        assertThat(cacheOfA.emptyHosts(hinted(UUID.randomUUID(), 1, "empties-1"))).isEqualTo(3);
     }
 
     @Test
