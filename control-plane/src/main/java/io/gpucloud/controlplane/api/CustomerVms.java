@@ -234,7 +234,7 @@ public class CustomerVms {
             SELECT v.id, v.name, v.instance_type, v.state, v.state_reason, v.location, v.gpu_model, v.gpu_count,
                    v.vcpus, v.memory_mib, cardinality(v.numa_nodes) AS numa_node_count, v.ssh_public_keys,
                    v.created_at, v.updated_at, v.deleted_at, h.name AS host_name,
-                   (SELECT p.gpu_count FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_size,
+                   (SELECT p.gpu_count FROM gpu_partition p WHERE p.host_id = v.host_id AND p.vm_id = v.id) AS partition_size,
                    v.boot_image, octet_length(v.user_data) AS user_data_size,
                    encode(sha256(convert_to(v.user_data, 'UTF8')), 'hex') AS user_data_sha256,
                    host(a.address) AS private_ipv4

@@ -199,13 +199,13 @@ class AdminVmPagesController {
             return null;
         }
         return jdbc.sql("""
-                SELECT (SELECT partition_id FROM gpu_partition WHERE vm_id = ?) AS partition_id,
-                       (SELECT gpu_count FROM gpu_partition WHERE vm_id = ?) AS partition_size,
-                       (SELECT module_ids FROM gpu_partition WHERE vm_id = ?) AS partition_modules,
-                       ARRAY(SELECT module_id FROM pci_device WHERE vm_id = ? AND kind = 'gpu' AND module_id IS NOT NULL
-                              ORDER BY module_id) AS gpu_modules,
-                       ARRAY(SELECT x FROM vm, unnest(vm.cpu_ids) AS x WHERE vm.id = ? ORDER BY x) AS cpus
-                """).params(id, id, id, id, id)
+                SELECT p.partition_id, p.gpu_count AS partition_size, p.module_ids AS partition_modules,
+                       ARRAY(SELECT module_id FROM pci_device d WHERE d.host_id = v.host_id AND d.vm_id = v.id
+                                AND d.kind = 'gpu' AND d.module_id IS NOT NULL ORDER BY module_id) AS gpu_modules,
+                       ARRAY(SELECT x FROM unnest(v.cpu_ids) AS x ORDER BY x) AS cpus
+                  FROM vm v LEFT JOIN gpu_partition p ON p.host_id = v.host_id AND p.vm_id = v.id
+                 WHERE v.id = ?
+                """).params(id)
                 .query((rs, n) -> new Placement((Integer) rs.getObject("partition_id"),
                         (Integer) rs.getObject("partition_size"), ints(rs, "partition_modules"),
                         ints(rs, "gpu_modules"), vm.gpuBdfs(), vm.numaNodes(), ints(rs, "cpus")))

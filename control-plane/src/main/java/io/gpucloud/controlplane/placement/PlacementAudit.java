@@ -48,6 +48,14 @@ public class PlacementAudit {
                 SELECT count(*) FROM pci_device d JOIN vm v ON v.id = d.vm_id
                  WHERE v.host_id IS NULL OR d.host_id <> v.host_id
                 """),
+            new Check("VMs holding more than one partition", """
+                SELECT count(*) FROM (SELECT vm_id FROM gpu_partition WHERE vm_id IS NOT NULL
+                                       GROUP BY vm_id HAVING count(*) > 1) twice
+                """),
+            new Check("partitions held on another host than the VM's, or by an unplaced VM", """
+                SELECT count(*) FROM gpu_partition p JOIN vm v ON v.id = p.vm_id
+                 WHERE v.host_id IS NULL OR p.host_id <> v.host_id
+                """),
             new Check("CPUs held by two VMs at once", """
                 SELECT count(*) FROM (SELECT 1 FROM vm_cpu GROUP BY host_id, cpu_id HAVING count(*) > 1) twice
                 """),

@@ -57,8 +57,8 @@ class DomainSpecBuilder {
                 });
         List<HostDevice> devices = jdbc.sql("""
                 SELECT bdf, kind, numa_node, switch_bdf, CASE WHEN kind = 'gpu' THEN model END, module_id
-                  FROM pci_device WHERE vm_id = ? ORDER BY bdf
-                """).param(vmId)
+                  FROM pci_device WHERE host_id = (SELECT host_id FROM vm WHERE id = ?) AND vm_id = ? ORDER BY bdf
+                """).params(vmId, vmId)
                 .query((rs, n) -> new HostDevice(rs.getString(1), rs.getString(2), (Integer) rs.getObject(3),
                         rs.getString(4), rs.getString(5), (Integer) rs.getObject(6)))
                 .list();

@@ -137,8 +137,8 @@ class HostRestore implements HostStateReconciler {
     private List<PlacedVm> placedVms(UUID hostId) {
         return jdbc.sql("""
                 SELECT v.id, v.state, s.id AS strand_id, s.label,
-                       (SELECT partition_id FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_id,
-                       ARRAY(SELECT bdf FROM pci_device d WHERE d.vm_id = v.id ORDER BY bdf) AS bdfs
+                       (SELECT partition_id FROM gpu_partition p WHERE p.host_id = v.host_id AND p.vm_id = v.id) AS partition_id,
+                       ARRAY(SELECT bdf FROM pci_device d WHERE d.host_id = v.host_id AND d.vm_id = v.id ORDER BY bdf) AS bdfs
                   FROM vm v LEFT JOIN strand s ON s.id = (v.placement->>'strandId')::uuid AND s.exitval IS NULL
                  WHERE v.host_id = ? AND v.state NOT IN ('deleted', 'failed')
                 """).param(hostId)

@@ -393,22 +393,27 @@ public class VmProg implements Prog {
     private void quarantine(Strand s, String reason) {
         jdbc.sql("""
                 UPDATE pci_device SET health = 'quarantined', health_changed_at = now(), health_reason = ?
-                 WHERE vm_id = ? AND kind = 'gpu'
-                """).params("teardown of VM " + vmId(s) + " failed: " + reason, vmId(s)).update();
+                 WHERE host_id = (SELECT host_id FROM vm WHERE id = ?) AND vm_id = ? AND kind = 'gpu'
+                """).params("teardown of VM " + vmId(s) + " failed: " + reason, vmId(s), vmId(s)).update();
     }
 
+    // What a VM holds is found through its host's rows: vm_id is not indexed, so that claims and releases
+    // rewrite device and partition rows in place (V17).
+    private static final String HELD_BY = "host_id = (SELECT host_id FROM vm WHERE id = ?) AND vm_id = ?";
+
     private Integer partitionId(Strand s) {
-        return jdbc.sql("SELECT partition_id FROM gpu_partition WHERE vm_id = ?").param(vmId(s))
+        return jdbc.sql("SELECT partition_id FROM gpu_partition WHERE " + HELD_BY).params(vmId(s), vmId(s))
                 .query(Integer.class).optional().orElse(null);
     }
 
     private List<String> gpuBdfs(UUID vm) {
-        return jdbc.sql("SELECT bdf FROM pci_device WHERE vm_id = ? AND kind = 'gpu' ORDER BY bdf").param(vm)
-                .query(String.class).list();
+        return jdbc.sql("SELECT bdf FROM pci_device WHERE " + HELD_BY + " AND kind = 'gpu' ORDER BY bdf")
+                .params(vm, vm).query(String.class).list();
     }
 
     private List<String> deviceBdfs(UUID vm) {
-        return jdbc.sql("SELECT bdf FROM pci_device WHERE vm_id = ? ORDER BY bdf").param(vm).query(String.class).list();
+        return jdbc.sql("SELECT bdf FROM pci_device WHERE " + HELD_BY + " ORDER BY bdf").params(vm, vm)
+                .query(String.class).list();
     }
 
     private static void nextCycle(Strand s) {

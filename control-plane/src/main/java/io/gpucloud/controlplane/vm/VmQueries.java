@@ -69,8 +69,8 @@ public class VmQueries {
     private static final String BASE = """
             SELECT v.*, h.name AS host_name, s.label AS workflow_label,
                    host(a.address) AS private_ipv4, a.location AS address_location,
-                   (SELECT partition_id FROM gpu_partition p WHERE p.vm_id = v.id) AS partition_id,
-                   ARRAY(SELECT bdf FROM pci_device d WHERE d.vm_id = v.id AND d.kind = 'gpu' ORDER BY bdf) AS gpu_bdfs
+                   (SELECT partition_id FROM gpu_partition p WHERE p.host_id = v.host_id AND p.vm_id = v.id) AS partition_id,
+                   ARRAY(SELECT bdf FROM pci_device d WHERE d.host_id = v.host_id AND d.vm_id = v.id AND d.kind = 'gpu' ORDER BY bdf) AS gpu_bdfs
               FROM vm v
               LEFT JOIN host h ON h.id = v.host_id
               LEFT JOIN strand s ON s.id = (v.placement->>'strandId')::uuid

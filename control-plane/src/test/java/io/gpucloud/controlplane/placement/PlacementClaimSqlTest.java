@@ -135,4 +135,40 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
                 .isInstanceOf(DataAccessException.class)
                 .hasMessageContaining("numa_held_cpus_distinct");
     }
+    @Test
+    void aPlacedVmCannotTakeASecondPartitionAndTheAuditSeesOneWrittenByHand() {
+        new SyntheticFleet(jdbc, tx).create("sqlclaim2", "sqlclaim-2", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-2'").query(UUID.class).single();
+        UUID project = projects.ensureProject("sqlclaim2", "sqlclaim2");
+        List<Gpu> gpus = jdbc.sql("""
+                SELECT p.id, d.id AS device, d.numa_node, d.iommu_group FROM gpu_partition p
+                  JOIN gpu_partition_member m ON m.partition_row_id = p.id JOIN pci_device d ON d.id = m.device_id
+                 WHERE p.host_id = ? AND p.gpu_count = 1 AND d.numa_node = 0 ORDER BY d.module_id LIMIT 2
+                """).param(host).query((rs, n) -> new Gpu(rs.getLong(1), rs.getLong(2), rs.getInt(3), rs.getInt(4)))
+                .list();
+        Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT 4")
+                .param(host).query(Integer.class).list().toArray(Integer[]::new);
+        UUID a = newVm(project, 1, 2, 2048);
+        claim(a, host, gpus.get(0), new Integer[] {node0[0], node0[1]}, 2, 2048);
+        Map<String, Object> held = counters(host, 0);
+
+        // the partition's vm_id is not unique-indexed (V17): a second claim for a placed VM is refused whole
+        assertThatThrownBy(() -> claim(a, host, gpus.get(1), new Integer[] {node0[2], node0[3]}, 2, 2048))
+                .isInstanceOf(DataAccessException.class);
+        assertThat(counters(host, 0)).isEqualTo(held);
+        assertThat(jdbc.sql("SELECT count(*) FROM gpu_partition WHERE vm_id = ?").param(a).query(Long.class).single())
+                .isEqualTo(1);
+        assertThat(audit.violations()).isEmpty();
+
+        // a second partition written by hand is reported
+        jdbc.sql("UPDATE gpu_partition SET vm_id = ? WHERE id = ?").params(a, gpus.get(1).partition()).update();
+        assertThat(audit.violations()).anyMatch(v -> v.startsWith("VMs holding more than one partition: 1"));
+        jdbc.sql("UPDATE gpu_partition SET vm_id = NULL WHERE id = ?").param(gpus.get(1).partition()).update();
+
+        // release finds the VM's partition and devices through its host
+        assertThat(jdbc.sql("SELECT count(*) FROM release_placement_of(?)").param(a).query(Long.class).single()).isEqualTo(1);
+        assertThat(jdbc.sql("SELECT count(*) FROM gpu_partition WHERE vm_id = ?").param(a).query(Long.class).single()).isZero();
+        assertThat(holderOf(gpus.get(0).device())).isNull();
+        assertThat(audit.violations()).isEmpty();
+    }
 }
