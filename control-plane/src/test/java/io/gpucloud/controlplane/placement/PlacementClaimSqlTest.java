@@ -62,17 +62,22 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
                 .query((rs, n) -> rs.getObject(1, UUID.class)).list().get(0);
     }
 
-    @Test
-    void siblingsGoWithTheirGpuCountersFollowTheRowsAndALostClaimLeavesNothing() {
-        new SyntheticFleet(jdbc, tx).create("sqlclaim", "sqlclaim-1", 1, List.of(H100));
-        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-1'").query(UUID.class).single();
-        UUID project = projects.ensureProject("sqlclaim", "sqlclaim");
-        List<Gpu> gpus = jdbc.sql("""
+    /** The host's first two 1-GPU partitions on NUMA node 0, with their GPU. */
+    private List<Gpu> twoSingleGpuPartitionsOnNode0(UUID host) {
+        return jdbc.sql("""
                 SELECT p.id, d.id AS device, d.numa_node, d.iommu_group FROM gpu_partition p
                   JOIN gpu_partition_member m ON m.partition_row_id = p.id JOIN pci_device d ON d.id = m.device_id
                  WHERE p.host_id = ? AND p.gpu_count = 1 AND d.numa_node = 0 ORDER BY d.module_id LIMIT 2
                 """).param(host).query((rs, n) -> new Gpu(rs.getLong(1), rs.getLong(2), rs.getInt(3), rs.getInt(4)))
                 .list();
+    }
+
+    @Test
+    void siblingsGoWithTheirGpuCountersFollowTheRowsAndALostClaimLeavesNothing() {
+        new SyntheticFleet(jdbc, tx).create("sqlclaim", "sqlclaim-1", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-1'").query(UUID.class).single();
+        UUID project = projects.ensureProject("sqlclaim", "sqlclaim");
+        List<Gpu> gpus = twoSingleGpuPartitionsOnNode0(host);
         Gpu first = gpus.get(0);
         Gpu second = gpus.get(1);
         // an audio function in the first GPU's IOMMU group
@@ -135,17 +140,13 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
                 .isInstanceOf(DataAccessException.class)
                 .hasMessageContaining("numa_held_cpus_distinct");
     }
+
     @Test
     void aPlacedVmCannotTakeASecondPartitionAndTheAuditSeesOneWrittenByHand() {
         new SyntheticFleet(jdbc, tx).create("sqlclaim2", "sqlclaim-2", 1, List.of(H100));
         UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-2'").query(UUID.class).single();
         UUID project = projects.ensureProject("sqlclaim2", "sqlclaim2");
-        List<Gpu> gpus = jdbc.sql("""
-                SELECT p.id, d.id AS device, d.numa_node, d.iommu_group FROM gpu_partition p
-                  JOIN gpu_partition_member m ON m.partition_row_id = p.id JOIN pci_device d ON d.id = m.device_id
-                 WHERE p.host_id = ? AND p.gpu_count = 1 AND d.numa_node = 0 ORDER BY d.module_id LIMIT 2
-                """).param(host).query((rs, n) -> new Gpu(rs.getLong(1), rs.getLong(2), rs.getInt(3), rs.getInt(4)))
-                .list();
+        List<Gpu> gpus = twoSingleGpuPartitionsOnNode0(host);
         Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT 4")
                 .param(host).query(Integer.class).list().toArray(Integer[]::new);
         UUID a = newVm(project, 1, 2, 2048);
