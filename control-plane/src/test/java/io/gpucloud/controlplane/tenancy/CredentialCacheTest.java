@@ -99,6 +99,6 @@ class CredentialCacheTest extends ControlPlaneTestBase {
 
     private Timestamp lastUsed(UUID tokenId) {
         return jdbc.sql("SELECT last_used_at FROM api_token WHERE id = ?").param(tokenId)
-                .query(Timestamp.class).single();
+                .query((rs, n) -> java.util.Optional.ofNullable(rs.getTimestamp(1))).single().orElse(null);
     }
 }
