@@ -21,7 +21,7 @@ class CredentialCacheTest extends ControlPlaneTestBase {
 
     private Response register(String name) {
         return call("POST", "/worker/v1/register", bootstrapToken(),
-                new RegisterRequest("t", "cache-1", TestTopologiesAccess.h100(name)));
+                new RegisterRequest("t", "credcache-1", TestTopologiesAccess.h100(name)));
     }
 
     private int heartbeat(String hostId, String credential) {
@@ -31,20 +31,20 @@ class CredentialCacheTest extends ControlPlaneTestBase {
 
     @Test
     void aReplacedWorkerCredentialIsRefusedAtOnceThoughItWasJustUsed() {
-        Response first = register("cache-h100-a");
+        Response first = register("credcache-h100-a");
         String hostId = first.json().get("hostId").asString();
         String old = first.json().get("credential").asString();
         assertThat(heartbeat(hostId, old)).isEqualTo(200); // now remembered
         assertThat(heartbeat(hostId, old)).isEqualTo(200);
 
-        Response second = register("cache-h100-a"); // re-registration replaces the credential
+        Response second = register("credcache-h100-a"); // re-registration replaces the credential
         assertThat(heartbeat(hostId, old)).isEqualTo(401);
         assertThat(heartbeat(hostId, second.json().get("credential").asString())).isEqualTo(200);
     }
 
     @Test
     void aCredentialChangedElsewhereIsRefusedWithinTheCacheTime() throws Exception {
-        Response r = register("cache-h100-b");
+        Response r = register("credcache-h100-b");
         UUID hostId = UUID.fromString(r.json().get("hostId").asString());
         String credential = r.json().get("credential").asString();
         // another instance's view: its cache is not told when this one re-registers the host
@@ -65,7 +65,7 @@ class CredentialCacheTest extends ControlPlaneTestBase {
 
     @Test
     void withoutACacheTimeEveryCallReadsTheDatabase() {
-        Response r = register("cache-h100-c");
+        Response r = register("credcache-h100-c");
         UUID hostId = UUID.fromString(r.json().get("hostId").asString());
         String credential = r.json().get("credential").asString();
         TokenService uncached = new TokenService(jdbc, Duration.ZERO);
@@ -77,7 +77,7 @@ class CredentialCacheTest extends ControlPlaneTestBase {
 
     @Test
     void apiTokensRecordTheirLastUseCoarselyAndRevocationIsImmediate() {
-        UUID project = new Projects(jdbc).ensureProject("cache-t", "cache-p");
+        UUID project = new Projects(jdbc).ensureProject("credcache-t", "credcache-p");
         TokenService.IssuedToken issued = tokens.issueProjectToken("cache", project);
         assertThat(lastUsed(issued.id())).isNull();
 
