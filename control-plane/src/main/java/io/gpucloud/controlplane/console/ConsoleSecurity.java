@@ -41,6 +41,19 @@ class ConsoleSecurity {
         return new DelegatingPasswordEncoder(id, Map.of(id, Argon2PasswordEncoder.defaultsForSpringSecurity_v5_8()));
     }
 
+    /**
+     * No Micrometer observations of Spring Security's own filters, filter chains and authorization
+     * decisions. With them every request (the host workers' long polls, results and heartbeats
+     * included) started and stopped an observation, with its timer and long-task timer, around each
+     * of the chain's dozen filters; that was the largest single item on the request threads in the
+     * provisioning benchmark's profile (docs/benchmarks.md "Provisioning overhead"). Requests are still
+     * timed as a whole by {@code http.server.requests}.
+     */
+    @Bean
+    static org.springframework.security.config.observation.SecurityObservationSettings securityObservationSettings() {
+        return org.springframework.security.config.observation.SecurityObservationSettings.noObservations();
+    }
+
     @Bean
     UserDetailsService consoleUsers(Users users) {
         return email -> users.credentials(email)

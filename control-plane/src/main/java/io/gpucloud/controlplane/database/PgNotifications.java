@@ -28,11 +28,20 @@ public class PgNotifications implements SmartLifecycle {
 
     private final DataSource dataSource;
     private final Map<String, List<Consumer<String>>> subscribers = new ConcurrentHashMap<>();
+    private final List<Runnable> listeningCallbacks = new CopyOnWriteArrayList<>();
     private final AtomicBoolean running = new AtomicBoolean();
     private Thread thread;
 
     public PgNotifications(DataSource dataSource) {
         this.dataSource = dataSource;
+    }
+
+    /**
+     * Runs {@code onListening} each time the LISTEN connection is (re)established: notifications sent
+     * while it was down are lost, so a subscriber that waits for them should look again then.
+     */
+    public void onListening(Runnable onListening) {
+        listeningCallbacks.add(onListening);
     }
 
     public void subscribe(String channel, Consumer<String> onPayload) {
@@ -81,6 +90,9 @@ public class PgNotifications implements SmartLifecycle {
                     for (String channel : CHANNELS) {
                         st.execute("LISTEN " + channel);
                     }
+                }
+                for (Runnable r : listeningCallbacks) {
+                    r.run();
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
                 while (running.get()) {

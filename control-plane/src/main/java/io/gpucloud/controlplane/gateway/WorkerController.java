@@ -2,6 +2,7 @@ package io.gpucloud.controlplane.gateway;
 
 import io.gpucloud.controlplane.inventory.HostRegistry;
 import io.gpucloud.controlplane.tenancy.Principal;
+import io.gpucloud.controlplane.tenancy.TokenService;
 import io.gpucloud.protocol.Heartbeat;
 import io.gpucloud.protocol.HeartbeatResponse;
 import io.gpucloud.protocol.HostStateReport;
@@ -33,11 +34,13 @@ class WorkerController {
     private final HostRegistry registry;
     private final JobQueue jobs;
     private final HostStateReconciler hostState;
+    private final TokenService tokens;
 
-    WorkerController(HostRegistry registry, JobQueue jobs, HostStateReconciler hostState) {
+    WorkerController(HostRegistry registry, JobQueue jobs, HostStateReconciler hostState, TokenService tokens) {
         this.registry = registry;
         this.jobs = jobs;
         this.hostState = hostState;
+        this.tokens = tokens;
     }
 
     /**
@@ -71,6 +74,7 @@ class WorkerController {
     @PostMapping("/register")
     RegisterResponse register(@RequestBody RegisterRequest request) {
         RegisterResponse r = registry.register(request);
+        tokens.forgetHost(r.hostId()); // committed: the replaced credential stops working here at once
         jobs.endPolls(r.hostId()); // any poll still waiting is from the worker's previous life
         return r;
     }

@@ -7,6 +7,7 @@ import io.gpucloud.protocol.RegisterRequest;
 import io.gpucloud.protocol.RegisterResponse;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -89,11 +90,32 @@ public class HostRegistry {
                 reconciler.knownModuleIds(hostId));
     }
 
-    /** Records a heartbeat; a host that was unreachable returns to the state it had, and so do its VMs. */
-    @Transactional
+    /**
+     * Records a heartbeat; a host that was unreachable returns to the state it had, and so do its VMs.
+     * One statement either way, outside any transaction (heartbeats are the most frequent worker
+     * request): the common case, a host that is not unreachable, only touches its row; a returning
+     * host settles its VMs and its own state in one statement, so both change together or not at all.
+     */
     public HeartbeatResult heartbeat(UUID hostId, String workerVersion) {
-        settleVmsOfReturningHost(hostId);
+        Optional<HeartbeatResult> live = jdbc.sql("""
+                UPDATE host SET last_heartbeat_at = now(), worker_version = COALESCE(?, worker_version)
+                 WHERE id = ? AND state <> 'unreachable'
+                RETURNING state, topology_reported_at IS NULL AS needs_topology
+                """)
+                .params(workerVersion, hostId)
+                .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
+                .optional();
+        if (live.isPresent()) {
+            return live.get();
+        }
+        // Unreachable (or unknown): its VMs are "running" again (the worker's reconcile report restores
+        // any that are not) and in-flight ones stop saying they wait for it.
         return jdbc.sql("""
+                WITH settled AS (
+                  UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
+                         state_reason = NULL, updated_at = now()
+                   WHERE host_id = ? AND (state = 'unknown' OR state_reason = ?)
+                     AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable'))
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
                        state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready') ELSE state END,
@@ -103,7 +125,7 @@ public class HostRegistry {
                  WHERE id = ?
                 RETURNING state, topology_reported_at IS NULL AS needs_topology
                 """)
-                .params(workerVersion, hostId)
+                .params(hostId, VM_WAITING_FOR_HOST, hostId, workerVersion, hostId)
                 .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
                 .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
     }

@@ -190,6 +190,32 @@ class RegistrationTest extends ControlPlaneTestBase {
                 .contains("IOMMU");
     }
 
+    @Test
+    void heartbeatOfAHostThatIsNotUnreachableRecordsItAndKeepsItsState() {
+        Response r = register(bootstrapToken(), TestTopologies.hgxH100("reg-h100-g"));
+        UUID hostId = UUID.fromString(r.json().get("hostId").asString());
+        String credential = r.json().get("credential").asString();
+        jdbc.sql("UPDATE host SET state = 'draining', last_heartbeat_at = now() - interval '20 seconds' WHERE id = ?")
+                .param(hostId).update();
+        Response beat = call("POST", "/worker/v1/hosts/" + hostId + "/heartbeat", credential,
+                new Heartbeat(Instant.now(), "test-2"));
+        assertThat(beat.status()).isEqualTo(200);
+        assertThat(beat.json().get("hostState").asString()).isEqualTo("draining");
+        assertThat(jdbc.sql("SELECT now() - last_heartbeat_at < interval '5 seconds' AND worker_version = 'test-2' FROM host WHERE id = ?")
+                .param(hostId).query(Boolean.class).single()).isTrue();
+        // heard 20 s ago and now again: not silent for the 30 s timeout
+        jdbc.sql("UPDATE host SET last_heartbeat_at = now() - interval '29 seconds' WHERE id = ?").param(hostId).update();
+        HostRegistry registry = new HostRegistry(jdbc, null, new InventoryProperties(
+                java.time.Duration.ofSeconds(30), java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1)),
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        assertThat(registry.markSilentHostsUnreachable()).doesNotContain("reg-h100-g");
+        assertThat(state(hostId)).isEqualTo("draining");
+        jdbc.sql("UPDATE host SET last_heartbeat_at = now() - interval '31 seconds' WHERE id = ?").param(hostId).update();
+        assertThat(registry.markSilentHostsUnreachable()).contains("reg-h100-g");
+        assertThat(call("POST", "/worker/v1/hosts/" + hostId + "/heartbeat", credential,
+                new Heartbeat(Instant.now(), "test-2")).json().get("hostState").asString()).isEqualTo("draining");
+    }
+
     private String state(UUID hostId) {
         return jdbc.sql("SELECT state FROM host WHERE id = ?").param(hostId).query(String.class).single();
     }
