@@ -22,12 +22,6 @@ public record PolicyWeights(double bestFit, double leastDamage, double keepEmpty
 
     public static final PolicyWeights DEFAULTS = new PolicyWeights(1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 100.0, 2, 90);
 
-    /** These weights, without a reservation of empty hosts. */
-    public PolicyWeights(double bestFit, double leastDamage, double keepEmptyHosts, double lifetime,
-                         double lifetimeTightness, double numaLocality, double cpuOnlyOnGpuHost) {
-        this(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness, numaLocality, cpuOnlyOnGpuHost, 0, 0);
-    }
-
     public PolicyWeights {
         check("bestFit", bestFit);
         check("leastDamage", leastDamage);
@@ -49,48 +43,8 @@ public record PolicyWeights(double bestFit, double leastDamage, double keepEmpty
         }
     }
 
-    public PolicyWeights withBestFit(double v) {
-        return new PolicyWeights(v, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withLeastDamage(double v) {
-        return new PolicyWeights(bestFit, v, keepEmptyHosts, lifetime, lifetimeTightness,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withKeepEmptyHosts(double v) {
-        return new PolicyWeights(bestFit, leastDamage, v, lifetime, lifetimeTightness,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withLifetime(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, v, lifetimeTightness,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withLifetimeTightness(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, v,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withNumaLocality(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
-                v, cpuOnlyOnGpuHost, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withCpuOnlyOnGpuHost(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
-                numaLocality, v, reservedEmptyHosts, reserveExemptMinutes);
-    }
-
     public PolicyWeights withReservedEmptyHosts(double v) {
         return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
                 numaLocality, cpuOnlyOnGpuHost, v, reserveExemptMinutes);
-    }
-
-    public PolicyWeights withReserveExemptMinutes(double v) {
-        return new PolicyWeights(bestFit, leastDamage, keepEmptyHosts, lifetime, lifetimeTightness,
-                numaLocality, cpuOnlyOnGpuHost, reservedEmptyHosts, v);
     }
 }

@@ -210,11 +210,10 @@ class FleetCache implements SmartLifecycle {
             Group g = groups.get(r.gpuModel());
             pool = g == null ? List.of() : List.of(g);
         }
-        Integer wantedLocation = r.location() == null ? null : locations.get(r.location());
-        if (r.location() != null && wantedLocation == null) {
+        int loc = locationIndex(r);
+        if (loc == NO_SUCH_LOCATION) {
             return List.of();
         }
-        int loc = wantedLocation == null ? -1 : wantedLocation;
         Set<UUID> only = r.hostIds();
         long pages = r.hugepages1g();
         int gpus = r.gpuCount();
@@ -286,11 +285,10 @@ class FleetCache implements SmartLifecycle {
         if (g == null) {
             return 0;
         }
-        Integer wantedLocation = r.location() == null ? null : locations.get(r.location());
-        if (r.location() != null && wantedLocation == null) {
+        int loc = locationIndex(r);
+        if (loc == NO_SUCH_LOCATION) {
             return 0;
         }
-        int loc = wantedLocation == null ? -1 : wantedLocation;
         var packed = g.packed;
         int n = 0;
         for (int i = 0, size = g.slots.length; i < size; i++) {
@@ -301,6 +299,18 @@ class FleetCache implements SmartLifecycle {
             }
         }
         return n;
+    }
+
+    private static final int ANY_LOCATION = -1;
+    private static final int NO_SUCH_LOCATION = -2;
+
+    /** The request's location as the index the groups store, {@code ANY_LOCATION} or {@code NO_SUCH_LOCATION}. */
+    private int locationIndex(PlacementRequest r) {
+        if (r.location() == null) {
+            return ANY_LOCATION;
+        }
+        Integer index = locations.get(r.location());
+        return index == null ? NO_SUCH_LOCATION : index;
     }
 
     Slot slot(UUID hostId) {

@@ -391,10 +391,8 @@ public class VmProg implements Prog {
     }
 
     private void quarantine(Strand s, String reason) {
-        jdbc.sql("""
-                UPDATE pci_device SET health = 'quarantined', health_changed_at = now(), health_reason = ?
-                 WHERE host_id = (SELECT host_id FROM vm WHERE id = ?) AND vm_id = ? AND kind = 'gpu'
-                """).params("teardown of VM " + vmId(s) + " failed: " + reason, vmId(s), vmId(s)).update();
+        jdbc.sql("UPDATE pci_device SET health = 'quarantined', health_changed_at = now(), health_reason = ? WHERE "
+                + HELD_BY + " AND kind = 'gpu'").params("teardown of VM " + vmId(s) + " failed: " + reason, vmId(s), vmId(s)).update();
     }
 
     // What a VM holds is found through its host's rows: vm_id is not indexed, so that claims and releases
