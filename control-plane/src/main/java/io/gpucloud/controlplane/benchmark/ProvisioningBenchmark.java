@@ -57,8 +57,15 @@ import tools.jackson.databind.json.JsonMapper;
  * <pre>
  * java -jar control-plane/target/control-plane.jar --spring.profiles.active=provisioning-benchmark \
  *      [--benchmark.vms=1000] [--benchmark.clients=32] [--benchmark.hosts=auto] \
- *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=100]
+ *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=300]
+ *      [--benchmark.warmup-rounds=3]
  * </pre>
+ *
+ * Warm-up: {@code warmup-rounds} rounds, each creating {@code warmup-vms} VMs the way the measured
+ * phase does and then deleting them all through {@code DELETE /admin/api/v1/vms/{id}} (waiting for
+ * {@code deleted}), so the JIT has compiled both paths before the measured phase and the fleet is
+ * as empty as it was. A control plane runs for weeks; what it does in its first seconds, while C2 is
+ * still compiling, is printed by {@code --benchmark.warmup-rounds=0}.
  *
  * Worker modes: {@code http} runs one thread per host doing exactly what the real worker's job
  * loop does over HTTP (the real {@link ControlPlaneClient}: long-poll {@code jobs/lease?wait=25},
@@ -91,6 +98,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
     private final int clients;
     private final int hostsWanted;
     private final int warmupVms;
+    private final int warmupRounds;
     private final String workerMode;
     private final String sizes;
     private final int directThreads;
@@ -109,7 +117,8 @@ class ProvisioningBenchmark implements ApplicationRunner {
                           MeterRegistry meters, JsonMapper json, ConfigurableApplicationContext context,
                           @Value("${benchmark.vms:1000}") int vms, @Value("${benchmark.clients:32}") int clients,
                           @Value("${benchmark.hosts:0}") int hosts,
-                          @Value("${benchmark.warmup-vms:100}") int warmupVms,
+                          @Value("${benchmark.warmup-vms:300}") int warmupVms,
+                          @Value("${benchmark.warmup-rounds:3}") int warmupRounds,
                           @Value("${benchmark.worker-mode:http}") String workerMode,
                           @Value("${benchmark.sizes:mixed}") String sizes,
                           @Value("${benchmark.direct-threads:4}") int directThreads,
@@ -128,15 +137,16 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.vms = vms;
         this.clients = clients;
         this.warmupVms = warmupVms;
+        this.warmupRounds = warmupRounds;
         this.workerMode = workerMode;
         this.sizes = sizes;
         this.directThreads = directThreads;
         this.pollMs = pollMs;
         this.heartbeatSeconds = heartbeatSeconds;
-        // Enough GPUs of every model for all VMs (warm-up included) at about 60 % of the fleet, so
-        // capacity never runs out and placement is not searching a nearly full fleet.
+        // Enough GPUs of every model for the measured VMs (warm-up VMs are deleted before) at about 60 %
+        // of the fleet, so capacity never runs out and placement is not searching a nearly full fleet.
         double meanGpus = sizes.equals("1") ? 1 : Arrays.stream(MIXED).average().orElse(1);
-        int auto = (int) Math.ceil((vms + warmupVms) * meanGpus / 8 / 0.6 / MODELS.size()) * MODELS.size();
+        int auto = (int) Math.ceil(Math.max(vms, warmupVms) * meanGpus / 8 / 0.6 / MODELS.size()) * MODELS.size();
         this.hostsWanted = hosts > 0 ? hosts : auto;
     }
 
@@ -180,10 +190,17 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 .connectTimeout(Duration.ofSeconds(5)).build();
         Thread.sleep(500); // let the workers' first long-polls arrive
 
-        if (warmupVms > 0) {
-            Phase warm = runPhase("w", warmupVms, base, admin, http);
-            System.out.printf("warm-up: %d VMs in %.1f s (not counted)%n", warmupVms, warm.seconds);
+        for (int round = 1; warmupVms > 0 && round <= warmupRounds; round++) {
+            Phase warm = runPhase("w" + round, warmupVms, base, admin, http);
+            double deleted = deleteAll(warm.ids, base, admin, http);
+            System.out.printf("warm-up %d/%d: %d VMs created in %.1f s, deleted in %.1f s (not counted)%n", round,
+                    warmupRounds, warmupVms, warm.seconds, deleted);
         }
+        if (warmupVms <= 0 || warmupRounds <= 0) {
+            System.out.println("warm-up: none (a cold JVM: the JIT compiles during the measured phase)");
+        }
+        long beatsBefore = heartbeats.get();
+        long measuredFrom = System.nanoTime();
         Map<String, double[]> labelsBefore = labelTimes();
         Map<String, double[]> jobsBefore = jobTimes();
         long jobsBeforeCount = jobsAnswered.get();
@@ -198,10 +215,13 @@ class ProvisioningBenchmark implements ApplicationRunner {
         Arrays.sort(create);
         long running = m.ids.stream().filter(id -> "running".equals(endStates.get(id))).count();
         System.out.println();
-        System.out.printf("fleet: %,d hosts, %,d GPUs; workers: %s (%s); heartbeats sent: %,d%n", hostIds.size(),
+        double measuredSeconds = (System.nanoTime() - measuredFrom) / 1e9;
+        System.out.printf("fleet: %,d hosts, %,d GPUs; workers: %s (%s); heartbeats while measured: %,d "
+                        + "(every host every %d s: %,.0f due)%n", hostIds.size(),
                 hostIds.size() * 8, workerMode, workerMode.equals("http")
                         ? "1 long-poll thread per host over HTTP" : directThreads + " in-process threads via JobQueue",
-                heartbeats.get());
+                heartbeats.get() - beatsBefore, heartbeatSeconds,
+                hostIds.size() * measuredSeconds / heartbeatSeconds);
         System.out.printf("VMs: %,d (%s GPUs: %s) by %d clients over POST /admin/api/v1/vms; running: %,d, "
                         + "failed: %,d, timed out: %,d%n", vms, sizes, m.sizeMix(), clients, running, m.failed.get(),
                 m.timedOut.get());
@@ -305,6 +325,49 @@ class ProvisioningBenchmark implements ApplicationRunner {
         done.await();
         p.seconds = (System.nanoTime() - start) / 1e9;
         return p;
+    }
+
+    /**
+     * Deletes these VMs through the admin API, {@code clients} requests at a time, and waits until all
+     * of them are {@code deleted} (their devices, partitions, cores and memory given back). Returns the
+     * seconds it took.
+     */
+    private double deleteAll(List<UUID> ids, URI base, String admin, HttpClient http) throws InterruptedException {
+        long start = System.nanoTime();
+        List<UUID> todo = List.copyOf(ids);
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch sent = new CountDownLatch(clients);
+        for (int c = 0; c < clients; c++) {
+            daemon("bench-delete-" + c, () -> {
+                try {
+                    for (int i; (i = next.getAndIncrement()) < todo.size(); ) {
+                        HttpRequest request = HttpRequest.newBuilder(base.resolve("admin/api/v1/vms/" + todo.get(i)))
+                                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + admin)
+                                .DELETE().build();
+                        HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+                        if (r.statusCode() != 202) {
+                            throw new IllegalStateException("DELETE /admin/api/v1/vms/" + todo.get(i) + " answered "
+                                    + r.statusCode() + ": " + r.body());
+                        }
+                    }
+                } catch (java.io.IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    sent.countDown();
+                }
+            });
+        }
+        sent.await();
+        UUID[] all = todo.toArray(UUID[]::new);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (jdbc.sql("SELECT count(*) FROM vm WHERE id = ANY(?) AND state <> 'deleted'").param(all)
+                .query(Long.class).single() > 0) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("warm-up VMs not deleted within 120 s");
+            }
+            Thread.sleep(20);
+        }
+        return (System.nanoTime() - start) / 1e9;
     }
 
     private void createAndAwait(Phase p, int i, String name, int gpus, String model, URI base, String admin,
@@ -412,9 +475,16 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 new io.gpucloud.protocol.Heartbeat(java.time.Instant.now(), "0.1.0")));
     }
 
-    /** Every host heartbeats every {@code benchmark.heartbeat-seconds}, the hosts spread over the period. */
+    /**
+     * Every host heartbeats every {@code benchmark.heartbeat-seconds}, the hosts spread over the period.
+     * A real worker heartbeats on its own schedule whatever the control plane's load, so the pool has
+     * a thread per 16 hosts: with a few threads that each wait for an answer, heartbeats fell behind
+     * under load (a quarter of those due arrived) and the benchmark was measured with less load than
+     * a real fleet puts on the control plane.
+     */
     private void heartbeat(List<UUID> hostIds, java.util.function.Consumer<UUID> beat) {
-        var pool = java.util.concurrent.Executors.newScheduledThreadPool(4, r -> {
+        int threads = Math.max(4, Math.min(128, hostIds.size() / 16));
+        var pool = java.util.concurrent.Executors.newScheduledThreadPool(threads, r -> {
             Thread t = new Thread(r, "bench-heartbeat");
             t.setDaemon(true);
             return t;

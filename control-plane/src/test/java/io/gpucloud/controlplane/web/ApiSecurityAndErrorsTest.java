@@ -38,6 +38,17 @@ class ApiSecurityAndErrorsTest extends ControlPlaneTestBase {
     }
 
     @Test
+    void theApiAnswersJsonOnly() throws Exception {
+        var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port
+                        + "/admin/api/v1/hosts"))
+                .header("Authorization", "Bearer " + adminToken()).header("Accept", "application/yaml").GET().build();
+        var r = java.net.http.HttpClient.newHttpClient().send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(406);
+        assertThat(r.body()).doesNotContain("items:");
+        assertThat(call("GET", "/admin/api/v1/hosts", adminToken(), null).json().has("items")).isTrue();
+    }
+
+    @Test
     void revokedAndExpiredTokensAreRefused() {
         var issued = tokens.issueAdminToken("soon-revoked");
         jdbc.sql("UPDATE api_token SET revoked_at = now() WHERE id = ?").param(issued.id()).update();
