@@ -112,12 +112,23 @@ class FleetCache implements SmartLifecycle {
      * The hosts of one GPU model as flat arrays, so choosing candidates among thousands of hosts
      * touches a few kilobytes instead of thousands of objects: per host a packed word (takes VMs,
      * free and total GPUs, unused, free CPUs and hugepages), its free memory and its location.
+     *
+     * <p>The hosts that take VMs are also indexed by free GPUs ({@link #BUCKETS} buckets, the last for
+     * more than 8), unused and partly used apart, as bitsets. Best fit wants the fullest hosts that
+     * still fit, so candidate selection reads the buckets from the request's size upwards and stops
+     * once it has enough: it looks at a few dozen hosts instead of every host of the model.
      */
     static final class Group {
+        static final int BUCKETS = 10;
+
         final Slot[] slots;
         final java.util.concurrent.atomic.AtomicLongArray packed;
         final java.util.concurrent.atomic.AtomicLongArray freeMemory;
         final java.util.concurrent.atomic.AtomicIntegerArray location;
+        // members[bucket * 2 + (unused ? 1 : 0)]: a bit per slot index
+        private final java.util.concurrent.atomic.AtomicLongArray[] members;
+        // the member set each index is in, -1 for none; written under the slot's monitor only
+        private final int[] memberOf;
         private final Map<String, Integer> locations;
         private final java.util.concurrent.atomic.AtomicInteger nextLocation;
 
@@ -128,16 +139,81 @@ class FleetCache implements SmartLifecycle {
             this.freeMemory = new java.util.concurrent.atomic.AtomicLongArray(slots.length);
             this.location = new java.util.concurrent.atomic.AtomicIntegerArray(slots.length);
             this.locations = locations;
+            this.members = new java.util.concurrent.atomic.AtomicLongArray[BUCKETS * 2];
+            for (int m = 0; m < members.length; m++) {
+                members[m] = new java.util.concurrent.atomic.AtomicLongArray((slots.length + 63) / 64);
+            }
+            this.memberOf = new int[slots.length];
+            java.util.Arrays.fill(memberOf, -1);
         }
 
         void publish(int i, HostRow h) {
             long freeGpus = clamp(h.totalGpus() - h.usedGpus(), 0xFF);
+            boolean unused = h.usedGpus() == 0;
             long word = (h.takesVms() ? 0 : 1L << 63) | freeGpus | (clamp(h.totalGpus(), 0xFF) << 8)
-                    | ((h.usedGpus() == 0 ? 1L : 0L) << 16) | (clamp(h.totalCpus() - h.usedCpus(), 0xFFFF) << 17)
+                    | ((unused ? 1L : 0L) << 16) | (clamp(h.totalCpus() - h.usedCpus(), 0xFFFF) << 17)
                     | (clamp(h.totalHugepages() - h.usedHugepages(), 0xFFFF) << 33);
             freeMemory.set(i, h.totalMemoryMiB() - h.usedMemoryMiB());
             location.set(i, locations.computeIfAbsent(h.location(), k -> nextLocation.getAndIncrement()));
             packed.set(i, word);
+            int set = h.takesVms() ? bucket(freeGpus) * 2 + (unused ? 1 : 0) : -1;
+            int was = memberOf[i];
+            if (set != was) {
+                // into the new set before out of the old: a reader may meet the host twice, never miss it
+                if (set >= 0) {
+                    members[set].getAndAccumulate(i >>> 6, 1L << i, (a, bit) -> a | bit);
+                }
+                if (was >= 0) {
+                    members[was].getAndAccumulate(i >>> 6, ~(1L << i), (a, keep) -> a & keep);
+                }
+                memberOf[i] = set;
+            }
+        }
+
+        /** The member sets index {@code i} is in (one while it takes VMs, none otherwise). */
+        List<Integer> setsOf(int i) {
+            List<Integer> in = new ArrayList<>();
+            for (int m = 0; m < members.length; m++) {
+                if ((members[m].get(i >>> 6) & (1L << i)) != 0) {
+                    in.add(m);
+                }
+            }
+            return in;
+        }
+
+        static int bucket(long freeGpus) {
+            return (int) Math.min(freeGpus, BUCKETS - 1);
+        }
+
+        /**
+         * Calls {@code visit} with the index of every host in a member set, starting at a random host
+         * and wrapping around, until it returns true (enough found). Returns whether it stopped early.
+         */
+        boolean forEachMember(int set, int start, java.util.function.IntPredicate visit) {
+            var bits = members[set];
+            int words = bits.length();
+            if (words == 0) {
+                return false;
+            }
+            int startWord = (start % slots.length) >>> 6;
+            long below = (1L << (start & 63)) - 1; // in the start word: bits before the start come last
+            for (int k = 0; k <= words; k++) {
+                int w = (startWord + k) % words;
+                long word = bits.get(w);
+                if (k == 0) {
+                    word &= ~below;
+                } else if (k == words) {
+                    word &= below;
+                }
+                while (word != 0) {
+                    int i = (w << 6) + Long.numberOfTrailingZeros(word);
+                    word &= word - 1;
+                    if (visit.test(i)) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         private static long clamp(long v, long max) {
@@ -211,62 +287,121 @@ class FleetCache implements SmartLifecycle {
             pool = g == null ? List.of() : List.of(g);
         }
         int loc = locationIndex(r);
-        if (loc == NO_SUCH_LOCATION) {
+        if (loc == NO_SUCH_LOCATION || limit <= 0) {
             return List.of();
         }
-        Set<UUID> only = r.hostIds();
-        long pages = r.hugepages1g();
-        int gpus = r.gpuCount();
-        long cpus = r.vcpus();
-        long memory = r.memoryMiB();
-        Slot[] top = new Slot[limit];
-        long[] keys = new long[limit];
-        int n = 0;
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        for (Group g : pool) {
-            var packed = g.packed;
-            for (int i = 0, size = g.slots.length; i < size; i++) {
-                long w = packed.get(i);
-                if (w < 0) {
-                    continue; // does not take VMs
-                }
-                long freeGpus = w & 0xFF;
-                long totalGpus = (w >>> 8) & 0xFF;
-                boolean unused = ((w >>> 16) & 1) == 1;
-                if (freeGpus < gpus || ((w >>> 17) & 0xFFFF) < cpus || ((w >>> 33) & 0xFFFF) < pages
-                        || (loc >= 0 && g.location.get(i) != loc) || g.freeMemory.get(i) < memory) {
-                    continue;
-                }
-                Slot s = g.slots[i];
-                if (!only.isEmpty() && !only.contains(s.entry.row().id())) {
-                    continue;
-                }
-                long first = gpus == 0 ? (totalGpus > 0 ? 1 : 0) : (unused && gpus < totalGpus ? 1 : 0);
-                // best fit first; then a random tie-break so concurrent requests spread over equals
-                long key = (first << 56) | (freeGpus << 32) | (random.nextInt() & 0xFFFFFFFFL);
-                if (n < limit || key < keys[n - 1]) {
-                    if (s.claiming.isLocked()) {
-                        key |= 1L << 60; // another thread of ours is claiming there right now: rank it last
-                        if (n == limit && key >= keys[n - 1]) {
+        return pick(pool, r, loc, limit, ThreadLocalRandom.current());
+    }
+
+    /** {@link #candidates} over these groups; {@code loc} is the request's location index or {@code ANY_LOCATION}. */
+    static List<Slot> pick(Collection<Group> pool, PlacementRequest r, int loc, int limit,
+                           java.util.random.RandomGenerator random) {
+        Picker picker = new Picker(r, loc, limit);
+        int gpus = Math.max(0, r.gpuCount());
+        // Best fit first: pass 0 holds the hosts a request should go to first, pass 1 the rest (empty
+        // boards a smaller GPU request would open; GPU hosts for a CPU-only request); within a pass
+        // the fewest free GPUs that still fit come first, and a random start spreads concurrent
+        // requests over equals.
+        for (int pass = 0; pass <= 1; pass++) {
+            for (int f = Group.bucket(gpus); f < Group.BUCKETS; f++) {
+                for (Group g : pool) {
+                    for (int unused = 0; unused <= 1; unused++) {
+                        if (!inPass(gpus, f, unused == 1, pass) || g.slots.length == 0) {
                             continue;
                         }
+                        final int p = pass;
+                        final int bucket = f;
+                        if (g.forEachMember(f * 2 + unused, random.nextInt(g.slots.length),
+                                i -> picker.offer(g, i, p, bucket))) {
+                            return picker.result();
+                        }
                     }
-                    int pos = n < limit ? n++ : limit - 1;
-                    while (pos > 0 && keys[pos - 1] > key) {
-                        keys[pos] = keys[pos - 1];
-                        top[pos] = top[pos - 1];
-                        pos--;
-                    }
-                    keys[pos] = key;
-                    top[pos] = s;
                 }
             }
         }
-        List<Slot> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(top[i]);
+        return picker.result();
+    }
+
+    /**
+     * Whether the hosts of a member set can rank in this pass (the picker checks each host exactly;
+     * this only skips sets that cannot): an unused board ranks late for a request smaller than it, a
+     * GPU host ranks late for a CPU-only request.
+     */
+    private static boolean inPass(int gpus, int bucket, boolean unused, int pass) {
+        if (bucket == Group.BUCKETS - 1) {
+            return true; // more than 8 free GPUs: not told apart by bucket
         }
-        return out;
+        if (gpus == 0) {
+            return (unused && bucket == 0) == (pass == 0);
+        }
+        return unused ? (bucket > gpus) == (pass == 1) : pass == 0;
+    }
+
+    /**
+     * Collects candidates in the order offered: up to {@code limit} hosts that fit the request and
+     * no other thread of ours is claiming on, and, to fill up if those run short, hosts that one is.
+     */
+    private static final class Picker {
+        private final Set<UUID> only;
+        private final int loc;
+        private final long gpus;
+        private final long cpus;
+        private final long pages;
+        private final long memory;
+        private final int limit;
+        private final List<Slot> free;
+        private final List<Slot> busy = new ArrayList<>();
+
+        Picker(PlacementRequest r, int loc, int limit) {
+            this.only = r.hostIds();
+            this.loc = loc;
+            this.gpus = r.gpuCount();
+            this.cpus = r.vcpus();
+            this.pages = r.hugepages1g();
+            this.memory = r.memoryMiB();
+            this.limit = limit;
+            this.free = new ArrayList<>(limit);
+        }
+
+        /**
+         * Offers host {@code i} of {@code g}, met in {@code bucket} during {@code pass}; true once enough
+         * are collected. The host's counters are read again: one that moved since it was indexed there
+         * waits for its new place.
+         */
+        boolean offer(Group g, int i, int pass, int bucket) {
+            long w = g.packed.get(i);
+            if (w < 0) {
+                return false; // does not take VMs
+            }
+            long freeGpus = w & 0xFF;
+            long totalGpus = (w >>> 8) & 0xFF;
+            boolean unused = ((w >>> 16) & 1) == 1;
+            long late = gpus == 0 ? (totalGpus > 0 ? 1 : 0) : (unused && gpus < totalGpus ? 1 : 0);
+            if (late != pass || Group.bucket(freeGpus) != bucket || freeGpus < gpus || ((w >>> 17) & 0xFFFF) < cpus || ((w >>> 33) & 0xFFFF) < pages
+                    || (loc >= 0 && g.location.get(i) != loc) || g.freeMemory.get(i) < memory) {
+                return false;
+            }
+            Slot s = g.slots[i];
+            if ((!only.isEmpty() && !only.contains(s.entry.row().id())) || free.contains(s) || busy.contains(s)) {
+                return false;
+            }
+            if (s.claiming.isLocked()) {
+                if (busy.size() < limit) {
+                    busy.add(s); // another thread of ours is claiming there right now: rank it last
+                }
+                return false;
+            }
+            free.add(s);
+            return free.size() == limit;
+        }
+
+        List<Slot> result() {
+            List<Slot> out = new ArrayList<>(free);
+            for (int k = 0; k < busy.size() && out.size() < limit; k++) {
+                out.add(busy.get(k));
+            }
+            return out;
+        }
     }
 
     /**
@@ -289,19 +424,19 @@ class FleetCache implements SmartLifecycle {
         if (loc == NO_SUCH_LOCATION) {
             return 0;
         }
-        var packed = g.packed;
-        int n = 0;
-        for (int i = 0, size = g.slots.length; i < size; i++) {
-            long w = packed.get(i);
-            boolean unused = ((w >>> 16) & 1) == 1;
-            if (w >= 0 && unused && ((w >>> 8) & 0xFF) > 0 && (loc < 0 || g.location.get(i) == loc)) {
-                n++;
-            }
+        int[] n = {0};
+        for (int f = 1; f < Group.BUCKETS; f++) { // unused with at least one free GPU: an empty GPU board
+            g.forEachMember(f * 2 + 1, 0, i -> {
+                if (loc < 0 || g.location.get(i) == loc) {
+                    n[0]++;
+                }
+                return false;
+            });
         }
-        return n;
+        return n[0];
     }
 
-    private static final int ANY_LOCATION = -1;
+    static final int ANY_LOCATION = -1;
     private static final int NO_SUCH_LOCATION = -2;
 
     /** The request's location as the index the groups store, {@code ANY_LOCATION} or {@code NO_SUCH_LOCATION}. */
