@@ -69,7 +69,8 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * Worker modes: {@code http} runs one thread per host doing exactly what the real worker's job
  * loop does over HTTP (the real {@link ControlPlaneClient}: long-poll {@code jobs/lease?wait=25},
- * then {@code jobs/{id}/result}) and heartbeats every 5 s through {@code /heartbeat}; it costs one
+ * then {@code jobs/{id}/result?next=25}, which reports and waits for the next job in one request) and
+ * heartbeats every 5 s through {@code /heartbeat}; it costs one
  * Tomcat thread per host. {@code direct} skips HTTP: a few threads hear the {@code worker_job}
  * NOTIFY and lease/complete through {@link JobQueue} in-process, heartbeats go to
  * {@link HostRegistry#heartbeat}. The end of a VM is seen by one watcher thread that polls the
@@ -456,8 +457,8 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 while (!stopping.get()) {
                     try {
                         Optional<Job> job = client.leaseJob(host, credential, 25);
-                        if (job.isPresent()) {
-                            client.reportResult(host, credential, job.get().id(), OK);
+                        while (job.isPresent() && !stopping.get()) {
+                            job = client.reportResultAndLease(host, credential, job.get().id(), OK, 25);
                             jobsAnswered.incrementAndGet();
                         }
                     } catch (RuntimeException ex) {

@@ -60,15 +60,30 @@ class WorkerController {
                 .orElseGet(() -> org.springframework.http.ResponseEntity.noContent().build());
     }
 
+    /**
+     * Records a job's result (a repeated report of a finished job changes nothing). With {@code next}
+     * it then long-polls for the host's next job like {@code jobs/lease?wait=next} and answers with it
+     * (or 204 when none came), so a busy worker asks once per job instead of twice; without it, 204 at
+     * once. The result is committed before the wait, so a report whose answer is lost can be repeated.
+     */
     @PostMapping("/hosts/{hostId}/jobs/{jobId}/result")
-    org.springframework.http.ResponseEntity<Void> result(@PathVariable UUID hostId, @PathVariable UUID jobId,
-            @RequestBody io.gpucloud.protocol.job.JobResult result,
+    org.springframework.http.ResponseEntity<io.gpucloud.protocol.job.Job> result(@PathVariable UUID hostId,
+            @PathVariable UUID jobId, @RequestBody io.gpucloud.protocol.job.JobResult result,
+            @org.springframework.web.bind.annotation.RequestParam(required = false) Integer next,
             @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
         ownHost(hostId, principal);
+        if (next != null && (next < 0 || next > MAX_WAIT.toSeconds())) {
+            throw ApiException.badRequest("next", "next must be between 0 and " + MAX_WAIT.toSeconds() + " seconds.");
+        }
         if (!jobs.complete(hostId, jobId, result)) {
             throw ApiException.notFound("Job", jobId);
         }
-        return org.springframework.http.ResponseEntity.noContent().build();
+        if (next == null) {
+            return org.springframework.http.ResponseEntity.noContent().build();
+        }
+        return jobs.lease(hostId, java.time.Duration.ofSeconds(next))
+                .map(org.springframework.http.ResponseEntity::ok)
+                .orElseGet(() -> org.springframework.http.ResponseEntity.noContent().build());
     }
 
     @PostMapping("/register")

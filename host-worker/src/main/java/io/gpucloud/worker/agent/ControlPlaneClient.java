@@ -57,6 +57,16 @@ public class ControlPlaneClient {
         send("POST", "worker/v1/hosts/" + hostId + "/jobs/" + jobId + "/result", credential, result, Void.class);
     }
 
+    /**
+     * Reports a job's result and long-polls for the next job in the same request; empty when none
+     * arrived within {@code waitSeconds}. Repeating it after a lost answer is harmless.
+     */
+    public java.util.Optional<io.gpucloud.protocol.job.Job> reportResultAndLease(UUID hostId, String credential,
+            UUID jobId, io.gpucloud.protocol.job.JobResult result, int waitSeconds) {
+        return java.util.Optional.ofNullable(send("POST", "worker/v1/hosts/" + hostId + "/jobs/" + jobId
+                + "/result?next=" + waitSeconds, credential, result, io.gpucloud.protocol.job.Job.class));
+    }
+
     private <T> T send(String method, String path, String bearer, Object body, Class<T> answer) {
         HttpRequest request = HttpRequest.newBuilder(baseUri.resolve(path))
                 .timeout(Duration.ofSeconds(45))

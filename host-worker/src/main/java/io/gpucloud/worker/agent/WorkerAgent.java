@@ -26,6 +26,8 @@ import org.slf4j.MDC;
 public class WorkerAgent implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(WorkerAgent.class);
+    // how long one request waits for a job (the control plane allows up to 30 s)
+    private static final int POLL_SECONDS = 25;
     public static final String VERSION = "0.1.0";
 
     private final ControlPlaneClient client;
@@ -93,20 +95,20 @@ public class WorkerAgent implements AutoCloseable {
                     pause = Duration.ofMillis(200);
                     continue;
                 }
-                var job = client.leaseJob(me.hostId(), me.credential(), 25);
+                var job = client.leaseJob(me.hostId(), me.credential(), POLL_SECONDS);
                 pause = Duration.ZERO;
-                if (job.isEmpty()) {
-                    continue;
+                // while jobs keep coming, each report also asks for the next one: one request per job
+                while (job.isPresent() && !loop.isShutdown()) {
+                    io.gpucloud.protocol.job.JobResult result;
+                    try (var a = MDC.putCloseable("hostId", me.hostId().toString());
+                         var b = MDC.putCloseable("jobId", job.get().id().toString());
+                         var c = MDC.putCloseable("vmId", String.valueOf(job.get().vmId()))) {
+                        log.info("Running {} (attempt {})", job.get().kind(), job.get().attempt());
+                        result = jobHandler.handle(job.get());
+                        log.info("{} {}", job.get().kind(), result.success() ? "succeeded" : "failed: " + result.error());
+                    }
+                    job = report(me, job.get().id(), result);
                 }
-                io.gpucloud.protocol.job.JobResult result;
-                try (var a = MDC.putCloseable("hostId", me.hostId().toString());
-                     var b = MDC.putCloseable("jobId", job.get().id().toString());
-                     var c = MDC.putCloseable("vmId", String.valueOf(job.get().vmId()))) {
-                    log.info("Running {} (attempt {})", job.get().kind(), job.get().attempt());
-                    result = jobHandler.handle(job.get());
-                    log.info("{} {}", job.get().kind(), result.success() ? "succeeded" : "failed: " + result.error());
-                }
-                report(me, job.get().id(), result);
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
@@ -119,13 +121,13 @@ public class WorkerAgent implements AutoCloseable {
         }
     }
 
-    // A result must not be lost: the job would be re-run after its lease, harmless but slow.
-    private void report(CredentialStore.Identity me, java.util.UUID jobId, io.gpucloud.protocol.job.JobResult result)
-            throws InterruptedException {
+    // A result must not be lost: the job would be re-run after its lease, harmless but slow. Returns
+    // the host's next job, leased in the same request.
+    private Optional<io.gpucloud.protocol.job.Job> report(CredentialStore.Identity me, java.util.UUID jobId,
+            io.gpucloud.protocol.job.JobResult result) throws InterruptedException {
         for (int i = 0; ; i++) {
             try {
-                client.reportResult(me.hostId(), me.credential(), jobId, result);
-                return;
+                return client.reportResultAndLease(me.hostId(), me.credential(), jobId, result, POLL_SECONDS);
             } catch (ControlPlaneClient.ControlPlaneException e) {
                 if (i >= 5 || (e.status() >= 400 && e.status() < 500)) {
                     throw e;
