@@ -458,8 +458,8 @@ class ProvisioningBenchmark implements ApplicationRunner {
                     try {
                         Optional<Job> job = client.leaseJob(host, credential, 25);
                         while (job.isPresent() && !stopping.get()) {
+                            jobsAnswered.incrementAndGet(); // counted as sent: the call then waits for the next job
                             job = client.reportResultAndLease(host, credential, job.get().id(), OK, 25);
-                            jobsAnswered.incrementAndGet();
                         }
                     } catch (RuntimeException ex) {
                         if (!stopping.get()) {
