@@ -246,7 +246,7 @@ class AdminVmPagesController {
         String error = null;
         String code = null;
         String failedKind = null;
-        boolean sequence = "SEQUENCE".equals(j.kind());
+        boolean sequence = "SEQUENCE".equals(j.kind()) || "TEARDOWN".equals(j.kind());
         if (r != null && r.isObject()) {
             JsonNode s = r.get("steps");
             if (s != null && s.isArray()) {

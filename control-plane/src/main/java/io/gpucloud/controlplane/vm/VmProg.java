@@ -31,7 +31,10 @@ import org.springframework.stereotype.Component;
  *   provision_on_host: one SEQUENCE job, RESET_GPUS → ACTIVATE_PARTITION (if partitioned) → BIND_VFIO →
  *   DEFINE_DOMAIN → START_DOMAIN, run by the worker in order and stopped at the first failure
  * running ⇄ stop_domain / stopped / start_again / reboot
- * destroy: shutdown_for_delete → undefine → deactivate → rebind_host_driver → reset_after_use → release → (exit)
+ * destroy: teardown_on_host → release → (exit)
+ *   teardown_on_host: one TEARDOWN job, STOP_DOMAIN (destroy after the timeout) → UNDEFINE_DOMAIN →
+ *   DEACTIVATE_PARTITION (if partitioned) → REBIND_HOST_DRIVER → RESET_GPUS, every step run even after
+ *   one fails
  * failure while provisioning: rollback_* (same order as destroy) → retry elsewhere (bounded) or failed
  * host restarted (signal "restore" from the worker's reconcile report, while running or stopped):
  *   restore_partition → restore_vfio → restore_domain → restore_start (only if it should run) → running/stopped
@@ -39,9 +42,10 @@ import org.springframework.stereotype.Component;
  *
  * Host steps go to the worker as jobs, one per label and attempt; a label that waits for its job
  * naps until the result wakes it. The create steps need no decision in between, so they travel as
- * one sequence; delete and rollback send one job per step because a failed step there quarantines the
- * GPUs and carries on. Devices are released in the database only after the host confirmed it let go
- * of them.
+ * one sequence; a delete's steps travel as one teardown, which the worker runs to the end even when a
+ * step fails, and a failed teardown quarantines the GPUs and carries on to the release. Rollback still
+ * sends one job per step. Devices are released in the database only after the host confirmed it let
+ * go of them.
  */
 @Component
 public class VmProg implements Prog {
@@ -91,12 +95,7 @@ public class VmProg implements Prog {
             case "stopped" -> stopped(s);
             case "start_again" -> hostStep(s, JobKind.START_DOMAIN, "running");
             case "reboot_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "start_again");
-            case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
-            case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
-            case "deactivate" -> partitionId(s) == null ? Outcome.hop("rebind_host_driver")
-                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rebind_host_driver");
-            case "rebind_host_driver" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "reset_after_use");
-            case "reset_after_use" -> hostStep(s, JobKind.RESET_GPUS, "release");
+            case "teardown_on_host" -> hostStep(s, JobKind.TEARDOWN, "release");
             case "release" -> release(s);
             case "rollback" -> rollback(s);
             case "rollback_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "rollback_undefine");
@@ -112,6 +111,12 @@ public class VmProg implements Prog {
             case "restore_start" -> "stopped".equals(s.string("restoreTo")) ? Outcome.hop("now_stopped")
                     : hostStep(s, JobKind.START_DOMAIN, "running");
             // labels of earlier versions, where a strand saved by one may still stand: each step was a job
+            case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
+            case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
+            case "deactivate" -> partitionId(s) == null ? Outcome.hop("rebind_host_driver")
+                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rebind_host_driver");
+            case "rebind_host_driver" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "reset_after_use");
+            case "reset_after_use" -> hostStep(s, JobKind.RESET_GPUS, "release");
             case "reset_gpus" -> hostStep(s, JobKind.RESET_GPUS, "activate_partition");
             case "activate_partition" -> partitionId(s) == null ? Outcome.hop("bind_vfio")
                     : hostStep(s, JobKind.ACTIVATE_PARTITION, "bind_vfio");
@@ -172,7 +177,7 @@ public class VmProg implements Prog {
 
     private Outcome running(Strand s) {
         if (s.signalled("destroy")) {
-            return beginCycle(s, "destroy", "deleting", "shutdown_for_delete");
+            return beginCycle(s, "destroy", "deleting", "teardown_on_host");
         }
         if (s.signalled("restore")) {
             s.take("restore");
@@ -203,7 +208,7 @@ public class VmProg implements Prog {
 
     private Outcome stopped(Strand s) {
         if (s.signalled("destroy")) {
-            return beginCycle(s, "destroy", "deleting", "shutdown_for_delete");
+            return beginCycle(s, "destroy", "deleting", "teardown_on_host");
         }
         if (s.signalled("restore")) {
             s.take("restore");
@@ -304,8 +309,8 @@ public class VmProg implements Prog {
         String reason = (failedKind == null ? kind.name() : failedKind) + " failed"
                 + (r == null ? "" : ": " + r.error() + " [" + r.errorCode() + "]");
         log.warn("VM {} step {} failed: {}", vmId(s), step, reason);
-        if (label.startsWith("rollback_") || List.of("shutdown_for_delete", "undefine", "deactivate",
-                "rebind_host_driver", "reset_after_use").contains(label)) {
+        if (label.startsWith("rollback_") || List.of("teardown_on_host", "shutdown_for_delete", "undefine",
+                "deactivate", "rebind_host_driver", "reset_after_use").contains(label)) {
             quarantine(s, reason);
             return Outcome.hop(next);
         }
@@ -342,6 +347,7 @@ public class VmProg implements Prog {
             case STOP_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, stopTimeoutSeconds, null);
             case START_DOMAIN, UNDEFINE_DOMAIN -> new Job(id, kind, vm, 1, List.of(), null, null, null, null);
             case SEQUENCE -> provisionSequence(s, id);
+            case TEARDOWN -> teardown(s, id);
             case SET_VIRTUALIZATION_MODE -> throw new IllegalArgumentException("a VM never switches a host's mode");
         };
     }
@@ -367,6 +373,24 @@ public class VmProg implements Prog {
         steps.add(new Job(UUID.randomUUID(), JobKind.DEFINE_DOMAIN, vm, 1, List.of(), null, null, null, domain));
         steps.add(new Job(UUID.randomUUID(), JobKind.START_DOMAIN, vm, 1, List.of(), null, null, null, null));
         return Job.sequence(id, vm, 1, steps);
+    }
+
+    /** The delete steps as one job that runs them all, in DESIGN.md's order. */
+    private Job teardown(Strand s, UUID id) {
+        UUID vm = vmId(s);
+        List<String> gpus = gpuBdfs(vm);
+        Integer partition = partitionId(s);
+        List<Job> steps = new java.util.ArrayList<>();
+        steps.add(new Job(UUID.randomUUID(), JobKind.STOP_DOMAIN, vm, 1, List.of(), null, null, stopTimeoutSeconds,
+                null));
+        steps.add(new Job(UUID.randomUUID(), JobKind.UNDEFINE_DOMAIN, vm, 1, List.of(), null, null, null, null));
+        if (partition != null) {
+            steps.add(new Job(UUID.randomUUID(), JobKind.DEACTIVATE_PARTITION, vm, 1, List.of(), partition, null, null,
+                    null));
+        }
+        steps.add(new Job(UUID.randomUUID(), JobKind.REBIND_HOST_DRIVER, vm, 1, gpus, null, "nvidia", null, null));
+        steps.add(new Job(UUID.randomUUID(), JobKind.RESET_GPUS, vm, 1, gpus, null, null, null, null));
+        return Job.teardown(id, vm, 1, steps);
     }
 
     private void hostReachability(Strand s) {

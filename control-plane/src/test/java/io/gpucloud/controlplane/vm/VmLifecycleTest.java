@@ -123,6 +123,10 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         List<JobKind> all = kindsFor(id);
         assertThat(all.subList(all.size() - 5, all.size())).containsExactly(JobKind.STOP_DOMAIN,
                 JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
+        List<String> sent = jdbc.sql("SELECT kind FROM worker_job WHERE vm_id = ?::uuid ORDER BY created_at")
+                .param(id).query(String.class).list();
+        assertThat(sent.get(sent.size() - 1)).as("the delete's steps went to the host as one job").isEqualTo("TEARDOWN");
+        assertThat(sent).doesNotContain("UNDEFINE_DOMAIN", "REBIND_HOST_DRIVER");
         assertThat(heldBy(id)).isZero();
         assertThat(audit.violations()).isEmpty();
         assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).as("delete is idempotent")

@@ -9,13 +9,14 @@ public interface JobHandler {
     JobResult handle(Job job);
 
     /**
-     * This handler for plain jobs, with {@link io.gpucloud.protocol.job.JobKind#SEQUENCE} jobs run
+     * This handler for plain jobs, with {@link io.gpucloud.protocol.job.JobKind#SEQUENCE} and
+     * {@link io.gpucloud.protocol.job.JobKind#TEARDOWN} jobs run
      * through it one sub-job at a time ({@link io.gpucloud.worker.job.JobSequence}); for handlers that
      * only know single steps, such as scripted test hosts. The real
      * {@link io.gpucloud.worker.job.JobExecutor} runs sequences itself.
      */
     static JobHandler runningSequences(JobHandler steps) {
-        return job -> job != null && job.kind() == io.gpucloud.protocol.job.JobKind.SEQUENCE
+        return job -> job != null && job.kind() != null && job.kind().runsSteps()
                 ? io.gpucloud.worker.job.JobSequence.run(job, steps::handle)
                 : steps.handle(job);
     }

@@ -127,7 +127,7 @@ public final class JobExecutor implements AutoCloseable {
     }
 
     public JobResult execute(Job job) {
-        if (job != null && job.kind() == JobKind.SEQUENCE) {
+        if (job != null && job.kind() != null && job.kind().runsSteps()) {
             return JobSequence.run(job, sub -> execute(sub, true));
         }
         return execute(job, false);
@@ -151,7 +151,8 @@ public final class JobExecutor implements AutoCloseable {
                 case DEACTIVATE_PARTITION -> deactivatePartition(job, log, facts);
                 case REBIND_HOST_DRIVER -> rebindHostDriver(job, log, facts);
                 case SET_VIRTUALIZATION_MODE -> setVirtualizationMode(job, log, facts);
-                case SEQUENCE -> throw new ActionException(ErrorCodes.INVALID_JOB, "a SEQUENCE inside a SEQUENCE");
+                case SEQUENCE, TEARDOWN -> throw new ActionException(ErrorCodes.INVALID_JOB,
+                        "a " + job.kind() + " inside a sequence");
             }
             return new JobResult(true, log.steps(), null, null, facts);
         } catch (ActionException e) {

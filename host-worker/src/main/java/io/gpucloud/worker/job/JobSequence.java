@@ -13,7 +13,8 @@ import java.util.function.Function;
 
 /**
  * Runs a {@link JobKind#SEQUENCE}: its sub-jobs in order, each through {@code runStep}, stopping at
- * the first that fails. The result is one report for the whole sequence, as an operator reads it:
+ * the first that fails; or a {@link JobKind#TEARDOWN}, which runs every sub-job even after one fails.
+ * The result is one report for the whole sequence, as an operator reads it:
  *
  * <ul>
  *   <li>{@code steps}: every step of every sub-job, in order, each name prefixed with the sub-job's
@@ -21,7 +22,8 @@ import java.util.function.Function;
  *       gets one ({@code "START_DOMAIN: done"}) so the timeline shows that it ran;</li>
  *   <li>{@code facts}: the facts of every sub-job that ran (a later one overwrites an earlier one's
  *       key), {@value JobResult#COMPLETED_KINDS}, and on failure {@value JobResult#FAILED_KIND};</li>
- *   <li>{@code error}/{@code errorCode}: those of the failing sub-job, unchanged.</li>
+ *   <li>{@code error}/{@code errorCode}: those of the (first) failing sub-job, unchanged; a teardown
+ *       also names every failed sub-job in {@value JobResult#FAILED_KINDS}.</li>
  * </ul>
  *
  * Each sub-job is idempotent, so a sequence delivered twice runs again from its first step and finds
@@ -36,11 +38,14 @@ public final class JobSequence {
         List<JobResult.Step> steps = new ArrayList<>();
         Map<String, String> facts = new LinkedHashMap<>();
         List<String> completed = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        JobResult firstFailure = null;
+        boolean carryOn = sequence.kind() == JobKind.TEARDOWN;
         if (sequence.steps().isEmpty()) {
-            return invalid(steps, facts, completed, "SEQUENCE", "a SEQUENCE without steps");
+            return invalid(steps, facts, completed, sequence.kind().name(), "a " + sequence.kind() + " without steps");
         }
         for (Job sub : sequence.steps()) {
-            if (sub == null || sub.kind() == null || sub.kind() == JobKind.SEQUENCE) {
+            if (sub == null || sub.kind() == null || sub.kind().runsSteps()) {
                 return invalid(steps, facts, completed, sub == null || sub.kind() == null ? "?" : sub.kind().name(),
                         "a SEQUENCE may only hold plain jobs, not " + (sub == null ? "null" : sub.kind()));
             }
@@ -63,15 +68,28 @@ public final class JobSequence {
                         s.durationMs(), s.ok()));
             }
             facts.putAll(r.facts());
-            if (!r.success()) {
-                facts.put(JobResult.FAILED_KIND, kind);
-                facts.put(JobResult.COMPLETED_KINDS, String.join(",", completed));
-                return new JobResult(false, steps, r.error(), r.errorCode(), facts);
+            if (r.success()) {
+                completed.add(kind);
+                continue;
             }
-            completed.add(kind);
+            failed.add(kind);
+            if (firstFailure == null) {
+                firstFailure = r;
+                facts.put(JobResult.FAILED_KIND, kind);
+            }
+            if (!carryOn) {
+                break;
+            }
         }
         facts.put(JobResult.COMPLETED_KINDS, String.join(",", completed));
-        return new JobResult(true, steps, null, null, facts);
+        if (firstFailure == null) {
+            return new JobResult(true, steps, null, null, facts);
+        }
+        facts.put(JobResult.FAILED_KIND, failed.get(0)); // a later sub-job's facts may not overwrite it
+        if (carryOn) {
+            facts.put(JobResult.FAILED_KINDS, String.join(",", failed));
+        }
+        return new JobResult(false, steps, firstFailure.error(), firstFailure.errorCode(), facts);
     }
 
     private static JobResult invalid(List<JobResult.Step> steps, Map<String, String> facts, List<String> completed,

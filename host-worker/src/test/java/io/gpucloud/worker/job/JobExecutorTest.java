@@ -288,6 +288,51 @@ class JobExecutorTest {
         assertThat(worker.execute(nested).errorCode()).isEqualTo(ErrorCodes.INVALID_JOB);
     }
 
+    // ---- the delete steps as one TEARDOWN job ------------------------------------------------------------
+
+    private Job teardown() {
+        return Job.teardown(UUID.randomUUID(), vm, 1, List.of(simple(JobKind.STOP_DOMAIN), simple(JobKind.UNDEFINE_DOMAIN),
+                job(JobKind.DEACTIVATE_PARTITION, List.of(), PAIR, null), job(JobKind.REBIND_HOST_DRIVER, devices, null, "nvidia"),
+                job(JobKind.RESET_GPUS, gpus, null, null)));
+    }
+
+    @Test
+    void aTeardownUndoesTheCreateInOrder() throws Exception {
+        ok(createSequence());
+
+        JobResult r = ok(teardown());
+
+        assertThat(host.fmpm().activePartitions()).isEmpty();
+        assertThat(drivers()).containsExactly("nvidia", "mlx5_core", "nvidia");
+        assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.NOT_DEFINED);
+        assertThat(r.steps()).extracting(JobResult.Step::command).containsSubsequence("fmpm -d 3",
+                "echo 1 > /sys/bus/pci/devices/0000:3a:00.0/reset");
+        assertThat(r.facts()).containsEntry(JobResult.COMPLETED_KINDS,
+                "STOP_DOMAIN,UNDEFINE_DOMAIN,DEACTIVATE_PARTITION,REBIND_HOST_DRIVER,RESET_GPUS")
+                .doesNotContainKey(JobResult.FAILED_KIND).doesNotContainKey(JobResult.FAILED_KINDS);
+        assertThat(ok(teardown()).success()).as("delivered again").isTrue();
+    }
+
+    @Test
+    void aTeardownRunsEveryStepEvenAfterOneFails() throws Exception {
+        ok(createSequence());
+        // the guest's QEMU still holds /dev/vfio/N when the worker rebinds: the rebind fails
+        host.kernel().holdVfioGroup("0000:3a:00.0", "exiting qemu");
+        int resets = host.kernel().resetCount(gpus.get(1));
+
+        JobResult r = worker.execute(teardown());
+
+        assertThat(r.success()).isFalse();
+        assertThat(r.errorCode()).isEqualTo(ErrorCodes.DEVICE_BUSY);
+        assertThat(r.facts()).containsEntry(JobResult.FAILED_KIND, "REBIND_HOST_DRIVER");
+        assertThat(r.facts().get(JobResult.FAILED_KINDS)).startsWith("REBIND_HOST_DRIVER");
+        assertThat(r.steps()).as("the steps after the failed one ran too")
+                .anyMatch(s -> s.name().startsWith("RESET_GPUS: "));
+        assertThat(host.kernel().resetCount(gpus.get(1))).isGreaterThan(resets);
+        assertThat(host.fmpm().activePartitions()).as("the steps before it ran").isEmpty();
+        assertThat(worker.hypervisor().state(vm)).isEqualTo(DomainState.NOT_DEFINED);
+    }
+
     @Test
     void anOverlappingPartitionIsAConflict() {
         ok(job(JobKind.ACTIVATE_PARTITION, List.of(), PAIR, null));

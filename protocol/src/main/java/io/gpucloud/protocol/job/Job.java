@@ -44,6 +44,11 @@ public record Job(UUID id, JobKind kind, UUID vmId, int attempt, List<String> bd
         return new Job(id, JobKind.SEQUENCE, vmId, attempt, null, null, null, null, null, null, steps);
     }
 
+    /** A {@link JobKind#TEARDOWN} of {@code steps} for one VM: every step runs, even after one fails. */
+    public static Job teardown(UUID id, UUID vmId, int attempt, List<Job> steps) {
+        return new Job(id, JobKind.TEARDOWN, vmId, attempt, null, null, null, null, null, null, steps);
+    }
+
     /** The same job as delivered for the {@code attempt}-th time (its sub-jobs too). */
     public Job withAttempt(int attempt) {
         return new Job(id, kind, vmId, attempt, bdfs, partitionId, driver, timeoutSeconds, domain, virtualization,

@@ -39,5 +39,18 @@ public enum JobKind {
      * facts {@value JobResult#FAILED_KIND} (its kind) and {@value JobResult#COMPLETED_KINDS}. Sub-jobs
      * are never sequences themselves.
      */
-    SEQUENCE
+    SEQUENCE,
+    /**
+     * Like {@link #SEQUENCE}, but every sub-job runs even after one fails: a VM's teardown (STOP_DOMAIN →
+     * UNDEFINE_DOMAIN → DEACTIVATE_PARTITION if partitioned → REBIND_HOST_DRIVER → RESET_GPUS) must get
+     * as far as it can, and the control plane quarantines the GPUs of a teardown that failed anywhere.
+     * On failure, {@code error}/{@code errorCode} and {@value JobResult#FAILED_KIND} are those of the
+     * first sub-job that failed, and {@value JobResult#FAILED_KINDS} names every one that did.
+     */
+    TEARDOWN;
+
+    /** Whether this kind runs the sub-jobs in {@code steps} (and is never a sub-job itself). */
+    public boolean runsSteps() {
+        return this == SEQUENCE || this == TEARDOWN;
+    }
 }

@@ -17,6 +17,8 @@ public record JobResult(boolean success, List<Step> steps, String error, String 
 
     /** Fact of a {@link JobKind#SEQUENCE} result: the kind of the sub-job that failed. */
     public static final String FAILED_KIND = "failedKind";
+    /** Fact of a {@link JobKind#TEARDOWN} result: the kinds of the sub-jobs that failed, comma-separated. */
+    public static final String FAILED_KINDS = "failedKinds";
     /** Fact of a {@link JobKind#SEQUENCE} result: the kinds of the sub-jobs that succeeded, comma-separated. */
     public static final String COMPLETED_KINDS = "completedKinds";
 
