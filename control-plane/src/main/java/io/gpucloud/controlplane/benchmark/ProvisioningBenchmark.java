@@ -58,14 +58,15 @@ import tools.jackson.databind.json.JsonMapper;
  * java -jar control-plane/target/control-plane.jar --spring.profiles.active=provisioning-benchmark \
  *      [--benchmark.vms=1000] [--benchmark.clients=32] [--benchmark.hosts=auto] \
  *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=300]
- *      [--benchmark.warmup-rounds=3]
+ *      [--benchmark.warmup-seconds=60]
  * </pre>
  *
- * Warm-up: {@code warmup-rounds} rounds, each creating {@code warmup-vms} VMs the way the measured
- * phase does and then deleting them all through {@code DELETE /admin/api/v1/vms/{id}} (waiting for
- * {@code deleted}), so the JIT has compiled both paths before the measured phase and the fleet is
- * as empty as it was. A control plane runs for weeks; what it does in its first seconds, while C2 is
- * still compiling, is printed by {@code --benchmark.warmup-rounds=0}.
+ * Warm-up: rounds of {@code warmup-vms} VMs, each created the way the measured phase does and then
+ * deleted through {@code DELETE /admin/api/v1/vms/{id}} (waiting for {@code deleted}), repeated until
+ * {@code warmup-seconds} have passed, so the JIT has compiled both paths before the measured phase
+ * and the fleet is as empty as it was. The warm-up is a time, not a count of rounds: a faster build
+ * would otherwise be measured with a colder JIT. A control plane runs for weeks; what it does in its
+ * first seconds, while C2 is still compiling, is printed by {@code --benchmark.warmup-seconds=0}.
  *
  * Worker modes: {@code http} runs one thread per host doing exactly what the real worker's job
  * loop does over HTTP (the real {@link ControlPlaneClient}: long-poll {@code jobs/lease?wait=25},
@@ -99,7 +100,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
     private final int clients;
     private final int hostsWanted;
     private final int warmupVms;
-    private final int warmupRounds;
+    private final int warmupSeconds;
     private final String workerMode;
     private final String sizes;
     private final int directThreads;
@@ -119,7 +120,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                           @Value("${benchmark.vms:1000}") int vms, @Value("${benchmark.clients:32}") int clients,
                           @Value("${benchmark.hosts:0}") int hosts,
                           @Value("${benchmark.warmup-vms:300}") int warmupVms,
-                          @Value("${benchmark.warmup-rounds:3}") int warmupRounds,
+                          @Value("${benchmark.warmup-seconds:60}") int warmupSeconds,
                           @Value("${benchmark.worker-mode:http}") String workerMode,
                           @Value("${benchmark.sizes:mixed}") String sizes,
                           @Value("${benchmark.direct-threads:4}") int directThreads,
@@ -138,7 +139,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.vms = vms;
         this.clients = clients;
         this.warmupVms = warmupVms;
-        this.warmupRounds = warmupRounds;
+        this.warmupSeconds = warmupSeconds;
         this.workerMode = workerMode;
         this.sizes = sizes;
         this.directThreads = directThreads;
@@ -191,13 +192,15 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 .connectTimeout(Duration.ofSeconds(5)).build();
         Thread.sleep(500); // let the workers' first long-polls arrive
 
-        for (int round = 1; warmupVms > 0 && round <= warmupRounds; round++) {
+        long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
+        for (int round = 1; warmupVms > 0 && warmupSeconds > 0 && (round == 1 || System.nanoTime() < warmUntil);
+             round++) {
             Phase warm = runPhase("w" + round, warmupVms, base, admin, http);
             double deleted = deleteAll(warm.ids, base, admin, http);
-            System.out.printf("warm-up %d/%d: %d VMs created in %.1f s, deleted in %.1f s (not counted)%n", round,
-                    warmupRounds, warmupVms, warm.seconds, deleted);
+            System.out.printf("warm-up round %d: %d VMs created in %.1f s, deleted in %.1f s (not counted)%n", round,
+                    warmupVms, warm.seconds, deleted);
         }
-        if (warmupVms <= 0 || warmupRounds <= 0) {
+        if (warmupVms <= 0 || warmupSeconds <= 0) {
             System.out.println("warm-up: none (a cold JVM: the JIT compiles during the measured phase)");
         }
         long beatsBefore = heartbeats.get();
