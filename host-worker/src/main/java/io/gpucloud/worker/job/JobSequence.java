@@ -75,7 +75,6 @@ public final class JobSequence {
             failed.add(kind);
             if (firstFailure == null) {
                 firstFailure = r;
-                facts.put(JobResult.FAILED_KIND, kind);
             }
             if (!carryOn) {
                 break;
@@ -85,7 +84,7 @@ public final class JobSequence {
         if (firstFailure == null) {
             return new JobResult(true, steps, null, null, facts);
         }
-        facts.put(JobResult.FAILED_KIND, failed.get(0)); // a later sub-job's facts may not overwrite it
+        facts.put(JobResult.FAILED_KIND, failed.get(0)); // after every sub-job's facts: none may overwrite it
         if (carryOn) {
             facts.put(JobResult.FAILED_KINDS, String.join(",", failed));
         }
