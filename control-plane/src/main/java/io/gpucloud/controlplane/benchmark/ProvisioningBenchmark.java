@@ -58,7 +58,7 @@ import tools.jackson.databind.json.JsonMapper;
  * java -jar control-plane/target/control-plane.jar --spring.profiles.active=provisioning-benchmark \
  *      [--benchmark.vms=1000] [--benchmark.clients=32] [--benchmark.hosts=auto] \
  *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=300]
- *      [--benchmark.warmup-seconds=60]
+ *      [--benchmark.warmup-seconds=120]
  * </pre>
  *
  * Warm-up: rounds of {@code warmup-vms} VMs, each created the way the measured phase does and then
@@ -120,7 +120,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                           @Value("${benchmark.vms:1000}") int vms, @Value("${benchmark.clients:32}") int clients,
                           @Value("${benchmark.hosts:0}") int hosts,
                           @Value("${benchmark.warmup-vms:300}") int warmupVms,
-                          @Value("${benchmark.warmup-seconds:60}") int warmupSeconds,
+                          @Value("${benchmark.warmup-seconds:120}") int warmupSeconds,
                           @Value("${benchmark.worker-mode:http}") String workerMode,
                           @Value("${benchmark.sizes:mixed}") String sizes,
                           @Value("${benchmark.direct-threads:4}") int directThreads,
