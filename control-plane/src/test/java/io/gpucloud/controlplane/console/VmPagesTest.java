@@ -96,14 +96,7 @@ class VmPagesTest extends ConsoleTestBase {
         Browser browser = context.browser();
         BrowserContext adminContext = browser.newContext(new Browser.NewContextOptions().setViewportSize(1280, 900));
         try {
-            adminContext.setDefaultTimeout(15_000);
-            Page admin = adminContext.newPage();
-            watch(admin);
-            admin.navigate(url("/login"));
-            admin.getByLabel("E-mail").fill(ADMIN_EMAIL);
-            admin.getByLabel("Password").fill(ADMIN_PASSWORD);
-            admin.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Sign in")).click();
-            admin.waitForURL("**/console/admin");
+            Page admin = signedInAdmin(adminContext);
 
             admin.navigate(url("/console/admin/vms?q=" + name));
             Locator adminRow = admin.locator("#vms tbody tr");
@@ -153,6 +146,36 @@ class VmPagesTest extends ConsoleTestBase {
         assertThat(page.locator("#vm-state")).hasText("deleted", SLOW);
         page.navigate(projectUrl);
         assertThat(page.locator("#vms tr[data-vm='" + name + "']")).hasCount(0);
+
+        // the delete's steps were one TEARDOWN job; the operator's timeline names each of its sub-jobs
+        BrowserContext afterDelete = browser.newContext(new Browser.NewContextOptions().setViewportSize(1280, 900));
+        try {
+            Page admin = signedInAdmin(afterDelete);
+            admin.navigate(url("/console/admin/vms/" + createdVmId));
+            Locator teardown = admin.locator("#vm-timeline li.ok", new Page.LocatorOptions().setHas(
+                    admin.locator(".job-kind", new Page.LocatorOptions().setHasText("TEARDOWN"))));
+            assertThat(teardown).hasCount(1);
+            for (String kind : List.of("STOP_DOMAIN", "UNDEFINE_DOMAIN", "DEACTIVATE_PARTITION", "REBIND_HOST_DRIVER",
+                    "RESET_GPUS")) {
+                assertThat(teardown.locator(".job-subkind", new Locator.LocatorOptions().setHasText(kind)).first())
+                        .isVisible();
+            }
+        } finally {
+            afterDelete.close();
+        }
+    }
+
+    /** The operator, signed in through the login form in a browser context of their own. */
+    private Page signedInAdmin(BrowserContext adminContext) {
+        adminContext.setDefaultTimeout(15_000);
+        Page admin = adminContext.newPage();
+        watch(admin);
+        admin.navigate(url("/login"));
+        admin.getByLabel("E-mail").fill(ADMIN_EMAIL);
+        admin.getByLabel("Password").fill(ADMIN_PASSWORD);
+        admin.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Sign in")).click();
+        admin.waitForURL("**/console/admin");
+        return admin;
     }
 
     @Test
