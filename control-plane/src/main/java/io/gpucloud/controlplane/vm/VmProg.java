@@ -35,17 +35,17 @@ import org.springframework.stereotype.Component;
  *   teardown_on_host: one TEARDOWN job, STOP_DOMAIN (destroy after the timeout) → UNDEFINE_DOMAIN →
  *   DEACTIVATE_PARTITION (if partitioned) → REBIND_HOST_DRIVER → RESET_GPUS, every step run even after
  *   one fails
- * failure while provisioning: rollback_* (same order as destroy) → retry elsewhere (bounded) or failed
+ * failure while provisioning: rollback → rollback_on_host (a TEARDOWN like destroy's, without the final
+ *   reset: the next create resets the GPUs first) → rollback_release → retry elsewhere (bounded) or failed
  * host restarted (signal "restore" from the worker's reconcile report, while running or stopped):
  *   restore_partition → restore_vfio → restore_domain → restore_start (only if it should run) → running/stopped
  * </pre>
  *
  * Host steps go to the worker as jobs, one per label and attempt; a label that waits for its job
  * naps until the result wakes it. The create steps need no decision in between, so they travel as
- * one sequence; a delete's steps travel as one teardown, which the worker runs to the end even when a
- * step fails, and a failed teardown quarantines the GPUs and carries on to the release. Rollback still
- * sends one job per step. Devices are released in the database only after the host confirmed it let
- * go of them.
+ * one sequence; the steps of a delete or a rollback travel as one teardown, which the worker runs to
+ * the end even when a step fails, and a failed teardown quarantines the GPUs and carries on to the
+ * release. Devices are released in the database only after the host confirmed it let go of them.
  */
 @Component
 public class VmProg implements Prog {
@@ -98,11 +98,7 @@ public class VmProg implements Prog {
             case "teardown_on_host" -> hostStep(s, JobKind.TEARDOWN, "release");
             case "release" -> release(s);
             case "rollback" -> rollback(s);
-            case "rollback_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "rollback_undefine");
-            case "rollback_undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "rollback_deactivate");
-            case "rollback_deactivate" -> partitionId(s) == null ? Outcome.hop("rollback_rebind")
-                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rollback_rebind");
-            case "rollback_rebind" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "rollback_release");
+            case "rollback_on_host" -> hostStep(s, JobKind.TEARDOWN, "rollback_release");
             case "rollback_release" -> rollbackRelease(s);
             case "restore_partition" -> partitionId(s) == null ? Outcome.hop("restore_vfio")
                     : hostStep(s, JobKind.ACTIVATE_PARTITION, "restore_vfio");
@@ -112,6 +108,11 @@ public class VmProg implements Prog {
                     : hostStep(s, JobKind.START_DOMAIN, "running");
             // labels of earlier versions, where a strand saved by one may still stand: each step was a job
             case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
+            case "rollback_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "rollback_undefine");
+            case "rollback_undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "rollback_deactivate");
+            case "rollback_deactivate" -> partitionId(s) == null ? Outcome.hop("rollback_rebind")
+                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rollback_rebind");
+            case "rollback_rebind" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "rollback_release");
             case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
             case "deactivate" -> partitionId(s) == null ? Outcome.hop("rebind_host_driver")
                     : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rebind_host_driver");
@@ -259,7 +260,7 @@ public class VmProg implements Prog {
         markSuspect(s);
         setState(s, "provisioning", "rolling back: " + reason);
         nextCycle(s);
-        return Outcome.hop("rollback_stop");
+        return Outcome.hop("rollback_on_host");
     }
 
     private Outcome rollbackRelease(Strand s) {
@@ -375,7 +376,10 @@ public class VmProg implements Prog {
         return Job.sequence(id, vm, 1, steps);
     }
 
-    /** The delete steps as one job that runs them all, in DESIGN.md's order. */
+    /**
+     * The delete steps as one job that runs them all, in DESIGN.md's order. A rollback leaves out the
+     * final reset: the create that follows resets the GPUs first.
+     */
     private Job teardown(Strand s, UUID id) {
         UUID vm = vmId(s);
         List<String> gpus = gpuBdfs(vm);
@@ -389,7 +393,9 @@ public class VmProg implements Prog {
                     null));
         }
         steps.add(new Job(UUID.randomUUID(), JobKind.REBIND_HOST_DRIVER, vm, 1, gpus, null, "nvidia", null, null));
-        steps.add(new Job(UUID.randomUUID(), JobKind.RESET_GPUS, vm, 1, gpus, null, null, null, null));
+        if (!s.label().startsWith("rollback")) {
+            steps.add(new Job(UUID.randomUUID(), JobKind.RESET_GPUS, vm, 1, gpus, null, null, null, null));
+        }
         return Job.teardown(id, vm, 1, steps);
     }
 
