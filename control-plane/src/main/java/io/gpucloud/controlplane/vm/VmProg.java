@@ -15,6 +15,7 @@ import io.gpucloud.protocol.job.JobKind;
 import io.gpucloud.protocol.job.JobResult;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -106,27 +107,40 @@ public class VmProg implements Prog {
             case "restore_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "restore_start");
             case "restore_start" -> "stopped".equals(s.string("restoreTo")) ? Outcome.hop("now_stopped")
                     : hostStep(s, JobKind.START_DOMAIN, "running");
-            // labels of earlier versions, where a strand saved by one may still stand: each step was a job
-            case "shutdown_for_delete" -> hostStep(s, JobKind.STOP_DOMAIN, "undefine");
-            case "rollback_stop" -> hostStep(s, JobKind.STOP_DOMAIN, "rollback_undefine");
-            case "rollback_undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "rollback_deactivate");
-            case "rollback_deactivate" -> partitionId(s) == null ? Outcome.hop("rollback_rebind")
-                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rollback_rebind");
-            case "rollback_rebind" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "rollback_release");
-            case "undefine" -> hostStep(s, JobKind.UNDEFINE_DOMAIN, "deactivate");
-            case "deactivate" -> partitionId(s) == null ? Outcome.hop("rebind_host_driver")
-                    : hostStep(s, JobKind.DEACTIVATE_PARTITION, "rebind_host_driver");
-            case "rebind_host_driver" -> hostStep(s, JobKind.REBIND_HOST_DRIVER, "reset_after_use");
-            case "reset_after_use" -> hostStep(s, JobKind.RESET_GPUS, "release");
-            case "reset_gpus" -> hostStep(s, JobKind.RESET_GPUS, "activate_partition");
-            case "activate_partition" -> partitionId(s) == null ? Outcome.hop("bind_vfio")
-                    : hostStep(s, JobKind.ACTIVATE_PARTITION, "bind_vfio");
-            case "bind_vfio" -> hostStep(s, JobKind.BIND_VFIO, "define_domain");
-            case "define_domain" -> hostStep(s, JobKind.DEFINE_DOMAIN, "start_domain");
-            case "start_domain" -> hostStep(s, JobKind.START_DOMAIN, "running");
             case "now_running" -> nowRunning(s);
-            default -> throw new IllegalStateException("vm prog has no label " + label);
+            default -> perStepLabel(label, s);
         };
+    }
+
+    /** A label of an earlier version: the job it sent on its own and the label after it. */
+    private record PerStep(JobKind kind, String next) {
+    }
+
+    // Labels of earlier versions, where a strand saved by one may still stand: each host step was a job
+    // of its own (create until the SEQUENCE job, delete and rollback until the TEARDOWN job).
+    private static final Map<String, PerStep> PER_STEP_LABELS = Map.ofEntries(
+            Map.entry("reset_gpus", new PerStep(JobKind.RESET_GPUS, "activate_partition")),
+            Map.entry("activate_partition", new PerStep(JobKind.ACTIVATE_PARTITION, "bind_vfio")),
+            Map.entry("bind_vfio", new PerStep(JobKind.BIND_VFIO, "define_domain")),
+            Map.entry("define_domain", new PerStep(JobKind.DEFINE_DOMAIN, "start_domain")),
+            Map.entry("start_domain", new PerStep(JobKind.START_DOMAIN, "running")),
+            Map.entry("shutdown_for_delete", new PerStep(JobKind.STOP_DOMAIN, "undefine")),
+            Map.entry("undefine", new PerStep(JobKind.UNDEFINE_DOMAIN, "deactivate")),
+            Map.entry("deactivate", new PerStep(JobKind.DEACTIVATE_PARTITION, "rebind_host_driver")),
+            Map.entry("rebind_host_driver", new PerStep(JobKind.REBIND_HOST_DRIVER, "reset_after_use")),
+            Map.entry("reset_after_use", new PerStep(JobKind.RESET_GPUS, "release")),
+            Map.entry("rollback_stop", new PerStep(JobKind.STOP_DOMAIN, "rollback_undefine")),
+            Map.entry("rollback_undefine", new PerStep(JobKind.UNDEFINE_DOMAIN, "rollback_deactivate")),
+            Map.entry("rollback_deactivate", new PerStep(JobKind.DEACTIVATE_PARTITION, "rollback_rebind")),
+            Map.entry("rollback_rebind", new PerStep(JobKind.REBIND_HOST_DRIVER, "rollback_release")));
+
+    private Outcome perStepLabel(String label, Strand s) {
+        PerStep step = PER_STEP_LABELS.get(label);
+        if (step == null) {
+            throw new IllegalStateException("vm prog has no label " + label);
+        }
+        boolean partitionStep = step.kind() == JobKind.ACTIVATE_PARTITION || step.kind() == JobKind.DEACTIVATE_PARTITION;
+        return partitionStep && partitionId(s) == null ? Outcome.hop(step.next()) : hostStep(s, step.kind(), step.next());
     }
 
     // ---- create ----

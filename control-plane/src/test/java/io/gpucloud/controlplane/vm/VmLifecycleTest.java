@@ -33,6 +33,10 @@ class VmLifecycleTest extends ControlPlaneTestBase {
 
     @Autowired
     PlacementAudit audit;
+    @Autowired
+    io.gpucloud.controlplane.workflow.StrandStore strands;
+    @Autowired
+    org.springframework.transaction.support.TransactionTemplate tx;
 
     private final List<WorkerAgent> agents = new ArrayList<>();
     private final List<Job> received = Collections.synchronizedList(new ArrayList<>());
@@ -131,6 +135,37 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(audit.violations()).isEmpty();
         assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).as("delete is idempotent")
                 .isEqualTo(202);
+    }
+
+    @Test
+    void aDeleteSavedByAnEarlierVersionInItsPerStepLabelsStillFinishes() {
+        startHost("wf-host-legacy", "wf-legacy");
+        String admin = adminToken();
+        String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "legacy-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 2, "vcpus", 8, "memoryMiB", 16384, "location", "wf-legacy")).json().get("id").asString();
+        awaitVmState(admin, id, "running");
+        int before = kindsFor(id).size();
+        // as an earlier version left it: deleting, in the first of the five labels that each sent one job
+        java.util.UUID strand = jdbc.sql("SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid").param(id)
+                .query(java.util.UUID.class).single();
+        tx.executeWithoutResult(t -> {
+            jdbc.sql("SELECT 1 FROM strand WHERE id = ? FOR UPDATE").param(strand).query(Integer.class).list();
+            jdbc.sql("UPDATE vm SET state = 'deleting' WHERE id = ?::uuid").param(id).update();
+            jdbc.sql("""
+                    UPDATE strand SET label = 'shutdown_for_delete', schedule = now(), lease_until = NULL, lease_owner = NULL,
+                           stack = jsonb_set(stack, '{cycle}', to_jsonb(coalesce((stack->>'cycle')::int, 0) + 1))
+                     WHERE id = ?
+                    """).param(strand).update();
+        });
+        strands.wake(strand);
+
+        awaitVmState(admin, id, "deleted");
+        assertThat(kindsFor(id).subList(before, kindsFor(id).size())).containsExactly(JobKind.STOP_DOMAIN,
+                JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION, JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
+        assertThat(jdbc.sql("SELECT count(*) FROM worker_job WHERE vm_id = ?::uuid AND kind = 'TEARDOWN'").param(id)
+                .query(Long.class).single()).isZero();
+        assertThat(heldBy(id)).isZero();
+        assertThat(audit.violations()).isEmpty();
     }
 
     @Test
