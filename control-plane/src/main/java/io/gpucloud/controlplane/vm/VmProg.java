@@ -116,23 +116,28 @@ public class VmProg implements Prog {
     private record PerStep(JobKind kind, String next) {
     }
 
-    // Labels of earlier versions, where a strand saved by one may still stand: each host step was a job
-    // of its own (create until the SEQUENCE job, delete and rollback until the TEARDOWN job).
-    private static final Map<String, PerStep> PER_STEP_LABELS = Map.ofEntries(
-            Map.entry("reset_gpus", new PerStep(JobKind.RESET_GPUS, "activate_partition")),
-            Map.entry("activate_partition", new PerStep(JobKind.ACTIVATE_PARTITION, "bind_vfio")),
-            Map.entry("bind_vfio", new PerStep(JobKind.BIND_VFIO, "define_domain")),
-            Map.entry("define_domain", new PerStep(JobKind.DEFINE_DOMAIN, "start_domain")),
-            Map.entry("start_domain", new PerStep(JobKind.START_DOMAIN, "running")),
-            Map.entry("shutdown_for_delete", new PerStep(JobKind.STOP_DOMAIN, "undefine")),
-            Map.entry("undefine", new PerStep(JobKind.UNDEFINE_DOMAIN, "deactivate")),
-            Map.entry("deactivate", new PerStep(JobKind.DEACTIVATE_PARTITION, "rebind_host_driver")),
-            Map.entry("rebind_host_driver", new PerStep(JobKind.REBIND_HOST_DRIVER, "reset_after_use")),
-            Map.entry("reset_after_use", new PerStep(JobKind.RESET_GPUS, "release")),
-            Map.entry("rollback_stop", new PerStep(JobKind.STOP_DOMAIN, "rollback_undefine")),
-            Map.entry("rollback_undefine", new PerStep(JobKind.UNDEFINE_DOMAIN, "rollback_deactivate")),
-            Map.entry("rollback_deactivate", new PerStep(JobKind.DEACTIVATE_PARTITION, "rollback_rebind")),
-            Map.entry("rollback_rebind", new PerStep(JobKind.REBIND_HOST_DRIVER, "rollback_release")));
+    // Labels of earlier versions, where a strand saved by one may still stand: each host step was a label
+    // and a job of its own (create until the SEQUENCE job, delete and rollback until the TEARDOWN job).
+    private static final Map<String, PerStep> PER_STEP_LABELS = new java.util.HashMap<>();
+
+    static {
+        chain(List.of("reset_gpus", "activate_partition", "bind_vfio", "define_domain", "start_domain"),
+                List.of(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN,
+                        JobKind.START_DOMAIN), "running");
+        chain(List.of("shutdown_for_delete", "undefine", "deactivate", "rebind_host_driver", "reset_after_use"),
+                List.of(JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
+                        JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS), "release");
+        chain(List.of("rollback_stop", "rollback_undefine", "rollback_deactivate", "rollback_rebind"),
+                List.of(JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
+                        JobKind.REBIND_HOST_DRIVER), "rollback_release");
+    }
+
+    /** Labels that each sent one of {@code kinds}, in order, and then went on to {@code then}. */
+    private static void chain(List<String> labels, List<JobKind> kinds, String then) {
+        for (int i = 0; i < labels.size(); i++) {
+            PER_STEP_LABELS.put(labels.get(i), new PerStep(kinds.get(i), i + 1 < labels.size() ? labels.get(i + 1) : then));
+        }
+    }
 
     private Outcome perStepLabel(String label, Strand s) {
         PerStep step = PER_STEP_LABELS.get(label);
