@@ -112,8 +112,11 @@ public class VmProg implements Prog {
         };
     }
 
-    /** A label of an earlier version: the job it sent on its own and the label after it. */
-    private record PerStep(JobKind kind, String next) {
+    /**
+     * A label of an earlier version: the job it sent on its own, the label after it, and whether it was
+     * a teardown step (which carries on when it fails).
+     */
+    private record PerStep(JobKind kind, String next, boolean teardown) {
     }
 
     // Labels of earlier versions, where a strand saved by one may still stand: each host step was a label
@@ -123,19 +126,20 @@ public class VmProg implements Prog {
     static {
         chain(List.of("reset_gpus", "activate_partition", "bind_vfio", "define_domain", "start_domain"),
                 List.of(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN,
-                        JobKind.START_DOMAIN), "running");
+                        JobKind.START_DOMAIN), "running", false);
         chain(List.of("shutdown_for_delete", "undefine", "deactivate", "rebind_host_driver", "reset_after_use"),
                 List.of(JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
-                        JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS), "release");
+                        JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS), "release", true);
         chain(List.of("rollback_stop", "rollback_undefine", "rollback_deactivate", "rollback_rebind"),
                 List.of(JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
-                        JobKind.REBIND_HOST_DRIVER), "rollback_release");
+                        JobKind.REBIND_HOST_DRIVER), "rollback_release", true);
     }
 
     /** Labels that each sent one of {@code kinds}, in order, and then went on to {@code then}. */
-    private static void chain(List<String> labels, List<JobKind> kinds, String then) {
+    private static void chain(List<String> labels, List<JobKind> kinds, String then, boolean teardown) {
         for (int i = 0; i < labels.size(); i++) {
-            PER_STEP_LABELS.put(labels.get(i), new PerStep(kinds.get(i), i + 1 < labels.size() ? labels.get(i + 1) : then));
+            PER_STEP_LABELS.put(labels.get(i),
+                    new PerStep(kinds.get(i), i + 1 < labels.size() ? labels.get(i + 1) : then, teardown));
         }
     }
 
@@ -329,8 +333,8 @@ public class VmProg implements Prog {
         String reason = (failedKind == null ? kind.name() : failedKind) + " failed"
                 + (r == null ? "" : ": " + r.error() + " [" + r.errorCode() + "]");
         log.warn("VM {} step {} failed: {}", vmId(s), step, reason);
-        if (label.startsWith("rollback_") || List.of("teardown_on_host", "shutdown_for_delete", "undefine",
-                "deactivate", "rebind_host_driver", "reset_after_use").contains(label)) {
+        PerStep perStep = PER_STEP_LABELS.get(label);
+        if (kind == JobKind.TEARDOWN || (perStep != null && perStep.teardown())) {
             quarantine(s, reason);
             return Outcome.hop(next);
         }

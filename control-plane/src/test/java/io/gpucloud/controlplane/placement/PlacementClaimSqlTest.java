@@ -62,6 +62,18 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
                 .query((rs, n) -> rs.getObject(1, UUID.class)).list().get(0);
     }
 
+    /** One synthetic H100 host of its own: the project to place for, two 1-GPU partitions and CPUs on node 0. */
+    private record OneHost(UUID host, UUID project, List<Gpu> gpus, Integer[] node0) {
+    }
+
+    private OneHost oneHost(String name, int node0Cpus) {
+        new SyntheticFleet(jdbc, tx).create(name, name + "-1", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = ?").param(name + "-1").query(UUID.class).single();
+        Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT ?")
+                .params(host, node0Cpus).query(Integer.class).list().toArray(Integer[]::new);
+        return new OneHost(host, projects.ensureProject(name, name), twoSingleGpuPartitionsOnNode0(host), node0);
+    }
+
     /** The host's first two 1-GPU partitions on NUMA node 0, with their GPU. */
     private List<Gpu> twoSingleGpuPartitionsOnNode0(UUID host) {
         return jdbc.sql("""
@@ -74,10 +86,11 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
 
     @Test
     void siblingsGoWithTheirGpuCountersFollowTheRowsAndALostClaimLeavesNothing() {
-        new SyntheticFleet(jdbc, tx).create("sqlclaim", "sqlclaim-1", 1, List.of(H100));
-        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-1'").query(UUID.class).single();
-        UUID project = projects.ensureProject("sqlclaim", "sqlclaim");
-        List<Gpu> gpus = twoSingleGpuPartitionsOnNode0(host);
+        OneHost fixture = oneHost("sqlclaim", 8);
+        UUID host = fixture.host();
+        UUID project = fixture.project();
+        List<Gpu> gpus = fixture.gpus();
+        Integer[] node0 = fixture.node0();
         Gpu first = gpus.get(0);
         Gpu second = gpus.get(1);
         // an audio function in the first GPU's IOMMU group
@@ -85,8 +98,6 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
                 INSERT INTO pci_device (host_id, bdf, vendor_id, device_id, class_code, kind, numa_node, iommu_group)
                 VALUES (?, '0000:fe:00.1', '10de', '22a3', '040300', 'other', 0, ?) RETURNING id
                 """).params(host, first.group()).query(Long.class).single();
-        Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT 8")
-                .param(host).query(Integer.class).list().toArray(Integer[]::new);
         Map<String, Object> empty = counters(host, 0);
 
         UUID a = newVm(project, 1, 4, 4096);
@@ -143,12 +154,11 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
 
     @Test
     void aPlacedVmCannotTakeASecondPartitionAndTheAuditSeesOneWrittenByHand() {
-        new SyntheticFleet(jdbc, tx).create("sqlclaim2", "sqlclaim-2", 1, List.of(H100));
-        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'sqlclaim-2'").query(UUID.class).single();
-        UUID project = projects.ensureProject("sqlclaim2", "sqlclaim2");
-        List<Gpu> gpus = twoSingleGpuPartitionsOnNode0(host);
-        Integer[] node0 = jdbc.sql("SELECT cpu_id FROM cpu WHERE host_id = ? AND node_id = 0 ORDER BY cpu_id LIMIT 4")
-                .param(host).query(Integer.class).list().toArray(Integer[]::new);
+        OneHost fixture = oneHost("sqlclaim2", 4);
+        UUID host = fixture.host();
+        UUID project = fixture.project();
+        List<Gpu> gpus = fixture.gpus();
+        Integer[] node0 = fixture.node0();
         UUID a = newVm(project, 1, 2, 2048);
         claim(a, host, gpus.get(0), new Integer[] {node0[0], node0[1]}, 2, 2048);
         Map<String, Object> held = counters(host, 0);

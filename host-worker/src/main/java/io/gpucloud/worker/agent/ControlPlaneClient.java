@@ -53,10 +53,6 @@ public class ControlPlaneClient {
         return java.util.Optional.ofNullable(job);
     }
 
-    public void reportResult(UUID hostId, String credential, UUID jobId, io.gpucloud.protocol.job.JobResult result) {
-        send("POST", "worker/v1/hosts/" + hostId + "/jobs/" + jobId + "/result", credential, result, Void.class);
-    }
-
     /**
      * Reports a job's result and long-polls for the next job in the same request; empty when none
      * arrived within {@code waitSeconds}. Repeating it after a lost answer is harmless.
