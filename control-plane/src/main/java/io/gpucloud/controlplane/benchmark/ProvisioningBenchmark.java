@@ -71,7 +71,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Worker modes: {@code http} runs one thread per host doing exactly what the real worker's job
  * loop does over HTTP (the real {@link ControlPlaneClient}: long-poll {@code jobs/lease?wait=25},
  * then {@code jobs/{id}/result?next=25}, which reports and waits for the next job in one request) and
- * heartbeats every 5 s through {@code /heartbeat}; it costs one
+ * heartbeats through {@code /heartbeat} every {@code gpucloud.inventory.heartbeat-interval} (10 s;
+ * {@code --benchmark.heartbeat-seconds} overrides it); it costs one
  * Tomcat thread per host. {@code direct} skips HTTP: a few threads hear the {@code worker_job}
  * NOTIFY and lease/complete through {@link JobQueue} in-process, heartbeats go to
  * {@link HostRegistry#heartbeat}. The end of a VM is seen by one watcher thread that polls the
@@ -125,7 +126,8 @@ class ProvisioningBenchmark implements ApplicationRunner {
                           @Value("${benchmark.sizes:mixed}") String sizes,
                           @Value("${benchmark.direct-threads:4}") int directThreads,
                           @Value("${benchmark.poll-ms:2}") int pollMs,
-                          @Value("${benchmark.heartbeat-seconds:5}") int heartbeatSeconds) {
+                          @Value("${benchmark.heartbeat-seconds:0}") int heartbeatSeconds,
+                          io.gpucloud.controlplane.inventory.InventoryProperties inventory) {
         this.jdbc = jdbc;
         this.tx = tx;
         this.tokens = tokens;
@@ -144,7 +146,9 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.sizes = sizes;
         this.directThreads = directThreads;
         this.pollMs = pollMs;
-        this.heartbeatSeconds = heartbeatSeconds;
+        // the period the control plane tells real workers, unless the command line asks for another
+        this.heartbeatSeconds = heartbeatSeconds > 0 ? heartbeatSeconds
+                : (int) Math.max(1, inventory.heartbeatInterval().toSeconds());
         // Enough GPUs of every model for the measured VMs (warm-up VMs are deleted before) at about 60 %
         // of the fleet, so capacity never runs out and placement is not searching a nearly full fleet.
         double meanGpus = sizes.equals("1") ? 1 : Arrays.stream(MIXED).average().orElse(1);
@@ -203,6 +207,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
         if (warmupVms <= 0 || warmupSeconds <= 0) {
             System.out.println("warm-up: none (a cold JVM: the JIT compiles during the measured phase)");
         }
+        System.out.printf("measuring: %,d VMs by %d clients%n", vms, clients);
         long beatsBefore = heartbeats.get();
         long measuredFrom = System.nanoTime();
         Map<String, double[]> labelsBefore = labelTimes();
