@@ -15,8 +15,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * {@code allocate_vm_address} (V16): the lowest free address of the location, and concurrent
- * allocations in one location that neither wait for each other nor collide.
+ * {@code allocate_vm_address} (V16, V21): the lowest free address of the location, and concurrent
+ * allocations in one location that neither wait for each other nor collide, nor lose an address.
  */
 class VmAddressAllocationTest extends ControlPlaneTestBase {
 
@@ -101,5 +101,65 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
         assertThat(ips).doesNotHaveDuplicates().hasSize(16);
         assertThat(jdbc.sql("SELECT count(*) FROM vm_address WHERE location = 'addr-conc'").query(Long.class).single())
                 .isEqualTo(19);
+    }
+
+    private long listedFree(String location) {
+        return jdbc.sql("SELECT count(*) FROM vm_address_free WHERE location = ?").param(location)
+                .query(Long.class).single();
+    }
+
+    @Test
+    void anAddressSkippedForAnAllocationThatRollsBackIsOfferedAgain() throws Exception {
+        UUID project = projects.ensureProject("addr-corp", "rollback");
+        allocate(newVm(project), "addr-rb"); // .10, and the location's subnet
+        UUID first = newVm(project);
+        UUID second = newVm(project);
+        CountDownLatch allocated = new CountDownLatch(1);
+        CountDownLatch mayEnd = new CountDownLatch(1);
+        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
+            String ip = allocate(first, "addr-rb");
+            allocated.countDown();
+            try {
+                mayEnd.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            s.setRollbackOnly(); // the placing transaction failed
+            return ip;
+        }));
+        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-rb")))
+                .get(10, TimeUnit.SECONDS);
+        mayEnd.countDown();
+        String ipA = a.get(30, TimeUnit.SECONDS);
+        String subnet = ipA.substring(0, ipA.lastIndexOf('.') - 1);
+        assertThat(ipA).isEqualTo(subnet + "0.11");
+        assertThat(b).as("the second went past the address the first was taking").isEqualTo(subnet + "0.12");
+
+        assertThat(allocate(newVm(project), "addr-rb")).as("the rolled-back address, below the highest taken")
+                .isEqualTo(subnet + "0.11");
+        assertThat(allocate(newVm(project), "addr-rb")).isEqualTo(subnet + "0.13");
+        assertThat(listedFree("addr-rb")).as("no taken address stays listed as free").isZero();
+    }
+
+    @Test
+    void theHighestAddressFreedIsTakenAgainAndAMovedVmFreesItsOldOne() {
+        UUID project = projects.ensureProject("addr-corp", "top");
+        List<UUID> vms = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            vms.add(newVm(project));
+            allocate(vms.get(i), "addr-top");
+        }
+        String top = jdbc.sql("SELECT host(address) FROM vm_address WHERE vm_id = ?").param(vms.get(2))
+                .query(String.class).single();
+        String subnet = top.substring(0, top.lastIndexOf('.') - 1);
+        jdbc.sql("DELETE FROM vm_address WHERE vm_id = ?").param(vms.get(2)).update();
+        assertThat(allocate(newVm(project), "addr-top")).isEqualTo(subnet + "0.12");
+
+        // placed again in another location: its address here goes back to this location's pool
+        allocate(vms.get(0), "addr-top-2");
+        assertThat(listedFree("addr-top")).isEqualTo(1);
+        assertThat(allocate(newVm(project), "addr-top")).isEqualTo(subnet + "0.10");
+        assertThat(listedFree("addr-top")).isZero();
     }
 }
