@@ -28,7 +28,9 @@ import org.springframework.stereotype.Component;
  * A VM's whole life, top to bottom, as labels (see DESIGN.md "Provisioning order"):
  *
  * <pre>
- * start → wait_for_capacity → provision_on_host → running
+ * wait_for_capacity → provision_on_host → running
+ *   (a VM is created pending with its strand at wait_for_capacity; strands saved by earlier versions
+ *   may still begin at start, which sets pending and goes on to wait_for_capacity)
  *   provision_on_host: one SEQUENCE job, RESET_GPUS → ACTIVATE_PARTITION (if partitioned) → BIND_VFIO →
  *   DEFINE_DOMAIN → START_DOMAIN, run by the worker in order and stopped at the first failure
  * running ⇄ stop_domain / stopped / start_again / reboot
@@ -54,6 +56,9 @@ public class VmProg implements Prog {
     private static final Logger log = LoggerFactory.getLogger(VmProg.class);
     public static final String NAME = "vm";
     private static final Duration JOB_WAIT = Duration.ofSeconds(30);
+    /** Where a new VM's strand begins, and the reason its row is created with. */
+    static final String FIRST_LABEL = "wait_for_capacity";
+    static final String WAITING_FOR_CAPACITY = "waiting for capacity";
 
     private final JdbcClient jdbc;
     private final PlacementService placement;
@@ -155,7 +160,7 @@ public class VmProg implements Prog {
     // ---- create ----
 
     private Outcome start(Strand s) {
-        setState(s, "pending", "waiting for capacity");
+        setState(s, "pending", WAITING_FOR_CAPACITY);
         return Outcome.hop("wait_for_capacity");
     }
 

@@ -51,24 +51,26 @@ public class VmService {
             throw ApiException.badRequest("memoryMiB", "memoryMiB must be between 1024 and 4194304.");
         }
         UUID id = UUID.randomUUID();
+        UUID strand = UUID.randomUUID();
         try {
+            // born pending with its workflow's id, so the workflow starts at placing it
             jdbc.sql("""
                     INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib,
-                                    location, expected_end_at)
+                                    location, expected_end_at, state, state_reason, placement)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN CAST(? AS bigint) IS NULL THEN NULL
-                                                            ELSE now() + make_interval(secs => CAST(? AS bigint)) END)
+                                                            ELSE now() + make_interval(secs => CAST(? AS bigint)) END,
+                            'pending', ?, jsonb_build_object('strandId', ?::text))
                     """)
                     .params(id, r.projectId(), r.name(), r.instanceType(), r.gpuCount() == 0 ? null : r.gpuModel(),
                             r.gpuCount(), r.vcpus(), r.memoryMiB(), r.location(),
                             r.expectedDuration() == null ? null : r.expectedDuration().toSeconds(),
-                            r.expectedDuration() == null ? null : r.expectedDuration().toSeconds())
+                            r.expectedDuration() == null ? null : r.expectedDuration().toSeconds(),
+                            VmProg.WAITING_FOR_CAPACITY, strand.toString())
                     .update();
         } catch (DuplicateKeyException e) {
             throw ApiException.conflict("name-taken", "A VM named '" + r.name() + "' already exists in this project.");
         }
-        UUID strand = strands.create(VmProg.NAME, "start", Map.of("vmId", id.toString()));
-        jdbc.sql("UPDATE vm SET placement = jsonb_build_object('strandId', ?::text) WHERE id = ?")
-                .params(strand.toString(), id).update();
+        strands.create(strand, VmProg.NAME, VmProg.FIRST_LABEL, Map.of("vmId", id.toString()));
         return id;
     }
 

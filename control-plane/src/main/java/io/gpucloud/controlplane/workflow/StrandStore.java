@@ -24,10 +24,15 @@ public class StrandStore {
     /** Creates a strand due now; dispatchers hear about it at once through NOTIFY. */
     public UUID create(String prog, String label, Map<String, Object> stack) {
         UUID id = UUID.randomUUID();
+        create(id, prog, label, stack);
+        return id;
+    }
+
+    /** As {@link #create(String, String, Map)}, with an id the caller chose (to store it first). */
+    public void create(UUID id, String prog, String label, Map<String, Object> stack) {
         jdbc.sql("INSERT INTO strand (id, prog, label, stack) VALUES (?, ?, ?, ?::jsonb)")
                 .params(id, prog, label, json.writeValueAsString(stack)).update();
         notifyDispatchers();
-        return id;
     }
 
     /**

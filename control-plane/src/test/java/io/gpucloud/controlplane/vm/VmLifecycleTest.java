@@ -138,6 +138,35 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     }
 
     @Test
+    void aNewVmIsPendingAtOnceAndACreateSavedAtTheOldFirstLabelStillRuns() {
+        startHost("wf-host-start", "wf-start");
+        String admin = adminToken();
+        var created = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "first-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-start"));
+        assertThat(created.json().get("state").asString()).isEqualTo("pending");
+        assertThat(created.json().get("stateReason").asString()).isEqualTo("waiting for capacity");
+        awaitVmState(admin, created.json().get("id").asString(), "running");
+
+        // as an earlier version left a create: the VM row without its reason, the strand at "start"
+        java.util.UUID project = jdbc.sql("SELECT project_id FROM vm WHERE id = ?::uuid")
+                .param(created.json().get("id").asString()).query(java.util.UUID.class).single();
+        java.util.UUID vm = java.util.UUID.randomUUID();
+        java.util.UUID strand = java.util.UUID.randomUUID();
+        tx.executeWithoutResult(t -> {
+            jdbc.sql("""
+                    INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib, location,
+                                    placement)
+                    VALUES (?, ?, 'first-2', 'custom', 'H100-SXM5-80GB', 1, 4, 8192, 'wf-start',
+                            jsonb_build_object('strandId', ?::text))
+                    """).params(vm, project, strand.toString()).update();
+            strands.create(strand, VmProg.NAME, "start", Map.of("vmId", vm.toString()));
+        });
+        awaitVmState(admin, vm.toString(), "running");
+        assertThat(kindsFor(vm.toString())).containsExactly(JobKind.RESET_GPUS, JobKind.ACTIVATE_PARTITION,
+                JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN);
+    }
+
+    @Test
     void aDeleteSavedByAnEarlierVersionInItsPerStepLabelsStillFinishes() {
         startHost("wf-host-legacy", "wf-legacy");
         String admin = adminToken();
