@@ -43,8 +43,8 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     private final JsonMapper json;
     private final StrandStore strands;
     private final MeterRegistry meters;
-    // per host: bumped on every NOTIFY, so a wake-up between "nothing to lease" and "wait" is not lost
-    private final Map<UUID, java.util.concurrent.atomic.AtomicLong> waiters = new ConcurrentHashMap<>();
+    // per host: what its waiting long polls wait on
+    private final Map<UUID, HostSignal> waiters = new ConcurrentHashMap<>();
     // per host: the newest long poll; an older one still waiting belongs to a worker that went away
     private final Map<UUID, java.util.concurrent.atomic.AtomicLong> polls = new ConcurrentHashMap<>();
     private volatile boolean open;
@@ -58,12 +58,9 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
         notifications.onListening(this::wakeAll);
         notifications.subscribe("worker_job", payload -> {
             try {
-                var monitor = waiters.get(UUID.fromString(payload));
-                if (monitor != null) {
-                    synchronized (monitor) {
-                        monitor.incrementAndGet();
-                        monitor.notifyAll();
-                    }
+                var signal = waiters.get(UUID.fromString(payload));
+                if (signal != null) {
+                    signal.bump();
                 }
             } catch (IllegalArgumentException ignored) {
                 // not a host id: nothing waits for it
@@ -117,11 +114,11 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
      */
     public Optional<Job> lease(UUID hostId, Duration wait) {
         long deadline = System.nanoTime() + wait.toNanos();
-        var monitor = waiters.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong());
+        var signal = waiters.computeIfAbsent(hostId, k -> new HostSignal());
         long mine = endPolls(hostId);
         var newest = polls.get(hostId);
         while (true) {
-            long seen = monitor.get();
+            long seen = signal.generation();
             if (newest.get() != mine) {
                 return Optional.empty();
             }
@@ -130,17 +127,13 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
             if (job.isPresent() || left <= 0 || !open) {
                 return job;
             }
-            synchronized (monitor) {
-                try {
-                    if (monitor.get() == seen) {
-                        monitor.wait(Math.max(1, Math.min(left / 1_000_000, RECHECK.toMillis())));
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return Optional.empty();
-                }
+            try {
+                signal.awaitChange(seen, Math.min(left, RECHECK.toNanos()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
             }
-            if (monitor.get() == seen && deadline - System.nanoTime() <= 0) {
+            if (signal.generation() == seen && deadline - System.nanoTime() <= 0) {
                 return Optional.empty(); // nothing was enqueued for the host since the last look
             }
         }
@@ -148,12 +141,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
 
     /** Wakes every waiting poll to look again (the LISTEN connection came back: a NOTIFY may be lost). */
     private void wakeAll() {
-        for (var monitor : waiters.values()) {
-            synchronized (monitor) {
-                monitor.incrementAndGet();
-                monitor.notifyAll();
-            }
-        }
+        waiters.values().forEach(HostSignal::bump);
     }
 
     /**
@@ -165,11 +153,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     public long endPolls(UUID hostId) {
         long generation = polls.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong())
                 .incrementAndGet();
-        var monitor = waiters.computeIfAbsent(hostId, k -> new java.util.concurrent.atomic.AtomicLong());
-        synchronized (monitor) {
-            monitor.incrementAndGet();
-            monitor.notifyAll();
-        }
+        waiters.computeIfAbsent(hostId, k -> new HostSignal()).bump();
         return generation;
     }
 
@@ -182,11 +166,7 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     @Override
     public void stop() {
         open = false;
-        for (var monitor : waiters.values()) {
-            synchronized (monitor) {
-                monitor.notifyAll();
-            }
-        }
+        waiters.values().forEach(HostSignal::bump);
     }
 
     @Override
@@ -256,5 +236,49 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
             strands.wake((UUID) r[0]);
         }
         return true;
+    }
+
+    /**
+     * A host's wake-up for its waiting long polls: a generation bumped on every NOTIFY, so a wake-up
+     * between "nothing to lease" and "wait" is not lost. A lock and condition rather than a monitor: on
+     * Java 21 to 23 a virtual thread in {@code Object.wait} pins its carrier thread, and hundreds of
+     * long polls would hold every carrier.
+     */
+    private static final class HostSignal {
+        private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        private final java.util.concurrent.locks.Condition changed = lock.newCondition();
+        private long generation;
+
+        long generation() {
+            lock.lock();
+            try {
+                return generation;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        void bump() {
+            lock.lock();
+            try {
+                generation++;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** Waits until the generation is no longer {@code seen}, at most {@code nanos}. */
+        void awaitChange(long seen, long nanos) throws InterruptedException {
+            lock.lock();
+            try {
+                long left = Math.max(1_000_000, nanos);
+                while (generation == seen && left > 0) {
+                    left = changed.awaitNanos(left);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 }

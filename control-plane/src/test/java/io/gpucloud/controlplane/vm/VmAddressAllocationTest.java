@@ -25,6 +25,15 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
     @Autowired
     Projects projects;
 
+    // a thread per task: a transaction held open below must not keep the others from starting.
+    // CompletableFuture's default executor depends on the JVM and the cores (Java 25 on 2 cores: one thread)
+    private final java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newCachedThreadPool();
+
+    @org.junit.jupiter.api.AfterEach
+    void stopThreads() {
+        threads.shutdownNow();
+    }
+
     private UUID newVm(UUID project) {
         UUID vm = UUID.randomUUID();
         jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib) "
@@ -74,10 +83,10 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
                 Thread.currentThread().interrupt();
             }
             return ip;
-        }));
+        }), threads);
         assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
         // the first transaction holds .11 uncommitted; the second must not wait for it
-        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-conc")))
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-conc")), threads)
                 .get(10, TimeUnit.SECONDS);
         mayCommit.countDown();
         String ipA = a.get(30, TimeUnit.SECONDS);
@@ -92,7 +101,7 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
             manyVms.add(newVm(project));
         }
         for (UUID vm : manyVms) {
-            many.add(CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(vm, "addr-conc"))));
+            many.add(CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(vm, "addr-conc")), threads));
         }
         List<String> ips = new ArrayList<>();
         for (var f : many) {
@@ -126,9 +135,9 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
             }
             s.setRollbackOnly(); // the placing transaction failed
             return ip;
-        }));
+        }), threads);
         assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
-        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-rb")))
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-rb")), threads)
                 .get(10, TimeUnit.SECONDS);
         mayEnd.countDown();
         String ipA = a.get(30, TimeUnit.SECONDS);
