@@ -46,6 +46,34 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
         return jdbc.sql("SELECT host(allocate_vm_address(?, ?))").params(vm, location).query(String.class).single();
     }
 
+    /**
+     * Allocates for {@code first} in a transaction held open, then for {@code second} in another that
+     * must finish within 10 s; then ends the first (committed, or rolled back). Returns both addresses.
+     */
+    private String[] allocateWhileAnotherHoldsItsAddress(UUID first, UUID second, String location, boolean rollBack)
+            throws Exception {
+        CountDownLatch allocated = new CountDownLatch(1);
+        CountDownLatch mayEnd = new CountDownLatch(1);
+        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
+            String ip = allocate(first, location);
+            allocated.countDown();
+            try {
+                mayEnd.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (rollBack) {
+                s.setRollbackOnly();
+            }
+            return ip;
+        }), threads);
+        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, location)), threads)
+                .get(10, TimeUnit.SECONDS);
+        mayEnd.countDown();
+        return new String[] {a.get(30, TimeUnit.SECONDS), b};
+    }
+
     @Test
     void theLowestFreeAddressInOrderAndAgainAfterARelease() {
         UUID project = projects.ensureProject("addr-corp", "seq");
@@ -72,24 +100,10 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
         UUID second = newVm(project);
         allocate(newVm(project), "addr-conc"); // .10, and the location's subnet
 
-        CountDownLatch allocated = new CountDownLatch(1);
-        CountDownLatch mayCommit = new CountDownLatch(1);
-        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
-            String ip = allocate(first, "addr-conc");
-            allocated.countDown();
-            try {
-                mayCommit.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return ip;
-        }), threads);
-        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
         // the first transaction holds .11 uncommitted; the second must not wait for it
-        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-conc")), threads)
-                .get(10, TimeUnit.SECONDS);
-        mayCommit.countDown();
-        String ipA = a.get(30, TimeUnit.SECONDS);
+        String[] ab = allocateWhileAnotherHoldsItsAddress(first, second, "addr-conc", false);
+        String ipA = ab[0];
+        String b = ab[1];
         String subnet = ipA.substring(0, ipA.lastIndexOf('.') - 1);
         assertThat(ipA).isEqualTo(subnet + "0.11");
         assertThat(b).isEqualTo(subnet + "0.12");
@@ -123,24 +137,10 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
         allocate(newVm(project), "addr-rb"); // .10, and the location's subnet
         UUID first = newVm(project);
         UUID second = newVm(project);
-        CountDownLatch allocated = new CountDownLatch(1);
-        CountDownLatch mayEnd = new CountDownLatch(1);
-        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
-            String ip = allocate(first, "addr-rb");
-            allocated.countDown();
-            try {
-                mayEnd.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            s.setRollbackOnly(); // the placing transaction failed
-            return ip;
-        }), threads);
-        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
-        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, "addr-rb")), threads)
-                .get(10, TimeUnit.SECONDS);
-        mayEnd.countDown();
-        String ipA = a.get(30, TimeUnit.SECONDS);
+        // the placing transaction of the first fails after the second took the next address
+        String[] ab = allocateWhileAnotherHoldsItsAddress(first, second, "addr-rb", true);
+        String ipA = ab[0];
+        String b = ab[1];
         String subnet = ipA.substring(0, ipA.lastIndexOf('.') - 1);
         assertThat(ipA).isEqualTo(subnet + "0.11");
         assertThat(b).as("the second went past the address the first was taking").isEqualTo(subnet + "0.12");
