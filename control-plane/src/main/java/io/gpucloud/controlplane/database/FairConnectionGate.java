@@ -9,7 +9,6 @@ import java.sql.SQLTransientConnectionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import javax.sql.DataSource;
 import org.springframework.jdbc.datasource.DelegatingDataSource;
 
 /**
@@ -87,10 +86,5 @@ final class FairConnectionGate extends DelegatingDataSource implements AutoClose
     @Override
     public void close() {
         pool.close();
-    }
-
-    /** Gates every Hikari pool bean. */
-    static DataSource around(DataSource dataSource) {
-        return dataSource instanceof HikariDataSource pool ? new FairConnectionGate(pool) : dataSource;
     }
 }

@@ -247,15 +247,11 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
     private static final class HostSignal {
         private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
         private final java.util.concurrent.locks.Condition changed = lock.newCondition();
-        private long generation;
+        // written under the lock (so a waiter cannot miss a bump between its check and its wait), read without
+        private volatile long generation;
 
         long generation() {
-            lock.lock();
-            try {
-                return generation;
-            } finally {
-                lock.unlock();
-            }
+            return generation;
         }
 
         void bump() {

@@ -46,7 +46,7 @@ class FairConnectionGateTest {
         config.setUsername("postgres");
         config.setMaximumPoolSize(connections);
         config.setConnectionTimeout(timeoutMillis);
-        return (FairConnectionGate) FairConnectionGate.around(new HikariDataSource(config));
+        return new FairConnectionGate(new HikariDataSource(config));
     }
 
     @Test
