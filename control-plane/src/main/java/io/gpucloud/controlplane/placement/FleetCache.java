@@ -73,6 +73,16 @@ class FleetCache implements SmartLifecycle {
                     && usedHugepages == o.usedHugepages;
         }
 
+        /** Same host as far as placement cares, apart from what is allocated on it. */
+        boolean sameExceptAllocations(HostRow o) {
+            return state.equals(o.state) && passthroughCapable == o.passthroughCapable
+                    && virtualizationMode.equals(o.virtualizationMode)
+                    && virtualizationStatus.equals(o.virtualizationStatus) && topology.equals(o.topology)
+                    && java.util.Objects.equals(gpuModel, o.gpuModel) && location.equals(o.location)
+                    && totalGpus == o.totalGpus && totalCpus == o.totalCpus && totalMemoryMiB == o.totalMemoryMiB
+                    && totalHugepages == o.totalHugepages;
+        }
+
         HostRow withUsage(long version, int gpus, int cpus, long memory, int pages) {
             return new HostRow(id, state, gpuModel, location, passthroughCapable, virtualizationMode,
                     virtualizationStatus, topology, version, totalGpus, usedGpus + gpus, totalCpus, usedCpus + cpus,
@@ -92,6 +102,8 @@ class FleetCache implements SmartLifecycle {
     static final class Slot {
         volatile Entry entry;
         final ReentrantLock claiming = new ReentrantLock();
+        // claims and releases of this instance on the host that may be committed but not yet applied
+        final java.util.concurrent.atomic.AtomicInteger ownChanges = new java.util.concurrent.atomic.AtomicInteger();
         Group group;
         int index;
 
@@ -542,6 +554,50 @@ class FleetCache implements SmartLifecycle {
 
     // ---------------------------------------------------------------- our own changes
 
+    /** A claim or release of ours on this host is about to commit; {@link #ownChangeEnded} follows without fail. */
+    void ownChangeStarted(UUID hostId) {
+        Slot s = slots.get(hostId);
+        if (s != null) {
+            s.ownChanges.incrementAndGet();
+        }
+    }
+
+    void ownChangeEnded(UUID hostId) {
+        Slot s = slots.get(hostId);
+        if (s != null) {
+            s.ownChanges.updateAndGet(n -> Math.max(0, n - 1));
+        }
+    }
+
+    /** The host this instance placed the VM on, if it did and has not released it; else null. */
+    UUID hostOfOwnClaim(UUID vmId) {
+        OwnClaim own = ownClaims.get(vmId);
+        return own == null ? null : own.hostId();
+    }
+
+    /**
+     * After the database said the host moved past {@code version}: if a change of ours on it is in
+     * flight, waits up to {@code maxNanos} for it to be applied (it has most likely committed and
+     * is a few microseconds from being applied). True if the cache then holds a newer snapshot.
+     */
+    boolean awaitOwnChange(UUID hostId, long version, long maxNanos) {
+        Slot s = slots.get(hostId);
+        if (s == null) {
+            return false;
+        }
+        long deadline = System.nanoTime() + maxNanos;
+        while (true) {
+            Entry e = s.entry;
+            if (e.row().allocVersion() > version) {
+                return e.snapshot() != null;
+            }
+            if (s.ownChanges.get() == 0 || System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+        }
+    }
+
     /** Our claim moved the host from {@code before} to {@code after}: apply exactly what it took. */
     void claimed(UUID vmId, Placement p, long memoryMiB, long before, long after) {
         ownClaims.put(vmId, new OwnClaim(p.hostId(), p, memoryMiB));
@@ -709,9 +765,18 @@ class FleetCache implements SmartLifecycle {
 
     /**
      * Re-reads every host row (one query) unless another full refresh completed after {@code seenGeneration}:
-     * new hosts appear, hosts whose version or state changed lose their snapshot, vanished hosts go.
+     * new hosts appear, vanished hosts go, hosts whose state, mode or topology changed lose their
+     * snapshot, and hosts allocated on by someone else are read again whole.
+     *
+     * <p>A host whose version moved while this instance has a claim or release on it in flight is
+     * left alone: that change is most likely our own, committed a moment before its delta is applied.
+     * Dropping the snapshot there made the next placement on that host (best fit picks exactly the
+     * hosts that just changed) read it from the database first, which was most of the slowest
+     * percent of placements. If the change was someone else's after all, the claim's version check
+     * refuses and the claim re-reads the host.
      */
     void refreshAll(long seenGeneration) {
+        List<UUID> changedElsewhere = new ArrayList<>();
         synchronized (refreshLock) {
             if (loaded && refreshes.get() != seenGeneration) {
                 return;
@@ -721,8 +786,18 @@ class FleetCache implements SmartLifecycle {
             boolean added = false;
             for (HostRow r : rows) {
                 present.add(r.id());
-                if (!slots.containsKey(r.id())) {
+                Slot s = slots.get(r.id());
+                if (s == null) {
                     added = true;
+                } else {
+                    Entry cur = s.entry;
+                    if (cur.snapshot() != null && r.allocVersion() > cur.row().allocVersion()
+                            && r.sameExceptAllocations(cur.row())) {
+                        if (s.ownChanges.get() == 0) {
+                            changedElsewhere.add(r.id());
+                        }
+                        continue;
+                    }
                 }
                 install(new Entry(r, null), false);
             }
@@ -731,6 +806,9 @@ class FleetCache implements SmartLifecycle {
             }
             loaded = true;
             refreshes.incrementAndGet();
+        }
+        if (!changedElsewhere.isEmpty()) {
+            load(changedElsewhere);
         }
     }
 

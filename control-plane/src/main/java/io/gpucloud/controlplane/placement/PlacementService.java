@@ -34,6 +34,10 @@ public class PlacementService {
 
     private static final Logger log = LoggerFactory.getLogger(PlacementService.class);
 
+    // How long a claim that met a newer version waits for a release of ours on that host to be applied
+    // before it re-reads the host: well under the wait for a database connection under load.
+    private static final long OWN_CHANGE_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
     private final SnapshotLoader loader;
     private final FleetCache fleet;
     private final TransactionTemplate tx;
@@ -220,7 +224,9 @@ public class PlacementService {
                         fleet.invalidate(hostId);
                         throw new PlacementClaims.ClaimConflict("host filled up: changed twice while deciding");
                     }
-                    fleet.load(List.of(hostId)); // something placed or released here elsewhere: re-read it
+                    if (!fleet.awaitOwnChange(hostId, v.version(), OWN_CHANGE_WAIT_NANOS)) {
+                        fleet.load(List.of(hostId)); // something placed or released here elsewhere: re-read it
+                    }
                     FleetCache.Entry reread = slot.entry;
                     if (reread.row().allocVersion() == v.version() && reread.row().topology().equals(v.topology())) {
                         fleet.invalidate(hostId);
@@ -248,8 +254,13 @@ public class PlacementService {
      */
     private void claim(PlacementRequest request, Placement p, FleetCache.Seen v) {
         if (!TransactionSynchronizationManager.isActualTransactionActive()) {
-            long after = claims.claimAt(request, p, v.version(), v.topology());
-            fleet.claimed(request.vmId(), p, request.memoryMiB(), v.version(), after);
+            fleet.ownChangeStarted(p.hostId());
+            try {
+                long after = claims.claimAt(request, p, v.version(), v.topology());
+                fleet.claimed(request.vmId(), p, request.memoryMiB(), v.version(), after);
+            } finally {
+                fleet.ownChangeEnded(p.hostId());
+            }
             return;
         }
         java.sql.Connection c = org.springframework.jdbc.datasource.DataSourceUtils.getConnection(dataSource);
@@ -276,12 +287,19 @@ public class PlacementService {
         afterCommit(p.hostId(), () -> fleet.claimed(request.vmId(), p, request.memoryMiB(), v.version(), after));
     }
 
+    /** Applies our change to the fleet cache once the surrounding transaction commits. */
     private void afterCommit(UUID hostId, Runnable update) {
         if (TransactionSynchronizationManager.isSynchronizationActive()) {
+            fleet.ownChangeStarted(hostId);
             TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
                 @Override
                 public void afterCommit() {
                     update.run();
+                }
+
+                @Override
+                public void afterCompletion(int status) {
+                    fleet.ownChangeEnded(hostId);
                 }
             });
         } else {
@@ -333,16 +351,28 @@ public class PlacementService {
     }
 
     public void release(UUID vmId) {
-        Optional<PlacementClaims.Released> r = claims.release(vmId);
-        if (r.isEmpty()) {
-            fleet.forget(vmId);
-            return;
+        // Announced before the statement, so that a claim on the host that meets the release's new
+        // version waits for its delta instead of re-reading the host.
+        UUID ownHost = fleet.hostOfOwnClaim(vmId);
+        if (ownHost != null) {
+            fleet.ownChangeStarted(ownHost);
         }
-        PlacementClaims.Released done = r.get();
-        if (!TransactionSynchronizationManager.isActualTransactionActive()) {
-            fleet.released(vmId, done.hostId(), done.before(), done.after());
-        } else {
-            afterCommit(done.hostId(), () -> fleet.released(vmId, done.hostId(), done.before(), done.after()));
+        try {
+            Optional<PlacementClaims.Released> r = claims.release(vmId);
+            if (r.isEmpty()) {
+                fleet.forget(vmId);
+                return;
+            }
+            PlacementClaims.Released done = r.get();
+            if (!TransactionSynchronizationManager.isActualTransactionActive()) {
+                fleet.released(vmId, done.hostId(), done.before(), done.after());
+            } else {
+                afterCommit(done.hostId(), () -> fleet.released(vmId, done.hostId(), done.before(), done.after()));
+            }
+        } finally {
+            if (ownHost != null) {
+                fleet.ownChangeEnded(ownHost);
+            }
         }
     }
 }

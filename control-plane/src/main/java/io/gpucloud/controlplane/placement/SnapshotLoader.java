@@ -19,22 +19,31 @@ import java.util.Set;
 import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Turns rows into the {@link HostSnapshot}s the policy reads. A first query narrows 10,000 hosts
  * to a few dozen plausible ones using the cached counters (best fit first, empty boards last for
- * small requests, a random tie-break so concurrent requests spread over equals); four more load
- * exactly those hosts.
+ * small requests, a random tie-break so concurrent requests spread over equals); four more, in one
+ * read-only transaction, load exactly those hosts.
  */
 @Component
 class SnapshotLoader {
 
     private final JdbcClient jdbc;
     private final CpuTopologyCache cpuTopology;
+    private final TransactionTemplate readTx;
 
-    SnapshotLoader(JdbcClient jdbc) {
+    SnapshotLoader(JdbcClient jdbc, TransactionTemplate tx) {
         this.jdbc = jdbc;
         this.cpuTopology = new CpuTopologyCache(jdbc);
+        // One connection and one view of the database for a host's rows: the host row's version then
+        // describes exactly the devices, partitions and CPUs read with it. (Statements each on their
+        // own also queued for a connection each, five times per load under load.)
+        this.readTx = new TransactionTemplate(tx.getTransactionManager());
+        readTx.setReadOnly(true);
+        readTx.setIsolationLevel(TransactionDefinition.ISOLATION_REPEATABLE_READ);
     }
 
     List<UUID> candidateHostIds(PlacementRequest r, int limit) {
@@ -69,6 +78,10 @@ class SnapshotLoader {
         if (hostIds.isEmpty()) {
             return new Loaded(List.of(), Map.of(), Map.of());
         }
+        return readTx.execute(status -> read(hostIds, withLifetimes));
+    }
+
+    private Loaded read(List<UUID> hostIds, boolean withLifetimes) {
         UUID[] ids = hostIds.toArray(UUID[]::new);
         // host rows first: their topology version tells whether the cached CPU layout is current
         Map<UUID, Instant> versions = new HashMap<>();

@@ -55,9 +55,9 @@ class FleetCacheTest extends ControlPlaneTestBase {
     /** A second control-plane instance on the same database: its own cache, never refreshed in the background. */
     private PlacementService secondInstance() {
         PlacementProperties props = new PlacementProperties(null, null, null, 3_600_000L, null);
-        FleetCache cache = new FleetCache(jdbc, new SnapshotLoader(jdbc), notifications, props);
+        FleetCache cache = new FleetCache(jdbc, new SnapshotLoader(jdbc, tx), notifications, props);
         cacheOfB = cache;
-        return new PlacementService(new SnapshotLoader(jdbc), cache, claims, policy, props, new SimpleMeterRegistry(),
+        return new PlacementService(new SnapshotLoader(jdbc, tx), cache, claims, policy, props, new SimpleMeterRegistry(),
                 tx, dataSource);
     }
 
@@ -93,7 +93,7 @@ class FleetCacheTest extends ControlPlaneTestBase {
     private void assertCacheMatchesDatabase(FleetCache cache, UUID host) {
         FleetCache.Entry cached = cache.slot(host).entry;
         assertThat(cached.snapshot()).as("the cache kept its snapshot current").isNotNull();
-        SnapshotLoader.Loaded fresh = new SnapshotLoader(jdbc).load(List.of(host), false);
+        SnapshotLoader.Loaded fresh = new SnapshotLoader(jdbc, tx).load(List.of(host), false);
         assertThat(cached.row()).isEqualTo(fresh.rows().get(host));
         assertThat(cached.snapshot()).isEqualTo(fresh.hosts().get(0));
     }
@@ -229,5 +229,69 @@ class FleetCacheTest extends ControlPlaneTestBase {
         assertThat(b.place(request(back, 1, "behind-1")).placement()).isPresent();
         b.release(back);
         assertThat(audit.violations()).isEmpty();
+    }
+    @Test
+    void thePollReReadsAHostAllocatedElsewhereButLeavesItAloneWhileAChangeOfOursIsInFlight() {
+        new SyntheticFleet(jdbc, tx).create("poll", "poll-1", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'poll-1'").query(UUID.class).single();
+        UUID project = projects.ensureProject("poll", "poll");
+        UUID warm = newVm(project, 1);
+        assertThat(placement.place(request(warm, 1, "poll-1")).placement()).isPresent();
+        placement.release(warm);
+        long before = cacheOfA.slot(host).entry.row().allocVersion();
+
+        UUID elsewhere = newVm(project, 2);
+        assertThat(secondInstance().place(request(elsewhere, 2, "poll-1")).placement()).isPresent();
+
+        // A change of ours on the host is in flight: the newer version is most likely ours, about to be applied
+        cacheOfA.ownChangeStarted(host);
+        try {
+            cacheOfA.refreshAll(cacheOfA.generation());
+            assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isEqualTo(before);
+            assertThat(cacheOfA.slot(host).entry.snapshot()).as("kept, not dropped").isNotNull();
+        } finally {
+            cacheOfA.ownChangeEnded(host);
+        }
+        // Nothing of ours in flight: the change was someone else's, and the poll reads the host whole
+        cacheOfA.refreshAll(cacheOfA.generation());
+        assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isGreaterThan(before);
+        assertCacheMatchesDatabase(cacheOfA, host);
+        placement.release(elsewhere);
+        assertThat(audit.violations()).isEmpty();
+    }
+
+    @Test
+    void aClaimThatMeetsOurOwnReleaseWaitsForItInsteadOfReadingTheHost() throws Exception {
+        new SyntheticFleet(jdbc, tx).create("await", "await-1", 1, List.of(H100));
+        UUID host = jdbc.sql("SELECT id FROM host WHERE location = 'await-1'").query(UUID.class).single();
+        UUID project = projects.ensureProject("await", "await");
+        UUID vm = newVm(project, 2);
+        assertThat(placement.place(request(vm, 2, "await-1")).placement()).isPresent();
+        long placedAt = cacheOfA.slot(host).entry.row().allocVersion();
+
+        assertThat(cacheOfA.awaitOwnChange(host, placedAt, java.util.concurrent.TimeUnit.SECONDS.toNanos(5)))
+                .as("nothing of ours in flight: no wait, the caller re-reads").isFalse();
+
+        cacheOfA.ownChangeStarted(host); // as a release does before its statement
+        Thread releaser = new Thread(() -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                return;
+            }
+            placement.release(vm);
+        });
+        long t0 = System.nanoTime();
+        releaser.start();
+        try {
+            assertThat(cacheOfA.awaitOwnChange(host, placedAt, java.util.concurrent.TimeUnit.SECONDS.toNanos(5)))
+                    .as("the release's delta arrived while waiting").isTrue();
+            assertThat(System.nanoTime() - t0).isGreaterThanOrEqualTo(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50));
+        } finally {
+            cacheOfA.ownChangeEnded(host);
+            releaser.join();
+        }
+        assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isGreaterThan(placedAt);
+        assertCacheMatchesDatabase(cacheOfA, host);
     }
 }
