@@ -41,7 +41,8 @@ import org.springframework.stereotype.Component;
  * returned the versions before and after, so we know nothing else happened in between); other
  * changes that do not bump the version (state, mode, topology, GPU health, new hosts) arrive as
  * {@code placement_host} notifications; and a poll of every host's version every
- * {@code gpucloud.placement.cache-refresh-millis} picks up other instances' allocations.
+ * {@code gpucloud.placement.cache-refresh-millis} picks up other instances' allocations (every
+ * 30th poll reads every host row whole, in case an announcement was missed).
  */
 @Component
 class FleetCache implements SmartLifecycle {
@@ -49,6 +50,9 @@ class FleetCache implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(FleetCache.class);
     static final String CHANNEL = "placement_host";
     private static final int WARM_BATCH = 200;
+    // Every host row whole every 30 polls: a safety net for announcements missed while the listener
+    // reconnected (state, mode, topology and health changes do not move the allocation version).
+    private static final int FULL_REFRESH_EVERY_POLLS = 30;
 
     /** The columns of a host row that candidate selection and the claim's version check read. */
     record HostRow(UUID id, String state, String gpuModel, String location, boolean passthroughCapable,
@@ -812,6 +816,49 @@ class FleetCache implements SmartLifecycle {
         }
     }
 
+    /**
+     * The poll between full refreshes: reads every host's id and allocation version only (two
+     * columns instead of seventeen, and nothing to install for hosts that did not move), then reads
+     * whole the hosts someone else allocated on. Hosts it does not know, or hosts that vanished,
+     * make it a full refresh.
+     */
+    void pollVersions() {
+        if (!loaded) {
+            refreshAll(refreshes.get());
+            return;
+        }
+        List<UUID> changedElsewhere = new ArrayList<>();
+        List<UUID> coldAndMoved = new ArrayList<>();
+        boolean[] unknown = {false};
+        int[] seen = {0};
+        jdbc.sql("SELECT id, alloc_version FROM host").query(rs -> {
+            seen[0]++;
+            UUID id = rs.getObject(1, UUID.class);
+            Slot s = slots.get(id);
+            if (s == null) {
+                unknown[0] = true;
+                return;
+            }
+            Entry cur = s.entry;
+            if (rs.getLong(2) <= cur.row().allocVersion()) {
+                return;
+            }
+            if (cur.snapshot() == null) {
+                coldAndMoved.add(id); // counters for ranking now; its snapshot is read when it is next a candidate
+            } else if (s.ownChanges.get() == 0) {
+                changedElsewhere.add(id); // else most likely our own change, a moment from being applied
+            }
+        });
+        if (unknown[0] || seen[0] != slots.size()) {
+            refreshAll(refreshes.get());
+            return;
+        }
+        refresh(coldAndMoved);
+        if (!changedElsewhere.isEmpty()) {
+            load(changedElsewhere);
+        }
+    }
+
     /** Re-reads these host rows; a changed host loses its snapshot (re-read when next a candidate). */
     void refresh(Collection<UUID> hostIds) {
         if (hostIds.isEmpty()) {
@@ -920,6 +967,7 @@ class FleetCache implements SmartLifecycle {
     }
 
     private void refreshLoop() {
+        long polls = 0;
         long nextFull = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(refreshMillis);
         long nextPrune = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
         while (running.get()) {
@@ -941,8 +989,10 @@ class FleetCache implements SmartLifecycle {
                     }
                 }
                 if (System.nanoTime() - nextFull >= 0) {
-                    if (loaded) {
+                    if (loaded && ++polls % FULL_REFRESH_EVERY_POLLS == 0) {
                         refreshAll(refreshes.get());
+                    } else if (loaded) {
+                        pollVersions();
                     }
                     if (System.nanoTime() - nextPrune >= 0) {
                         pruneOwnClaims();

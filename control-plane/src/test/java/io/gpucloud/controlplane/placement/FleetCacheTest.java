@@ -243,9 +243,11 @@ class FleetCacheTest extends ControlPlaneTestBase {
         UUID elsewhere = newVm(project, 2);
         assertThat(secondInstance().place(request(elsewhere, 2, "poll-1")).placement()).isPresent();
 
-        // A change of ours on the host is in flight: the newer version is most likely ours, about to be applied
+        // A change of ours on the host is in flight: the newer version is most likely ours, about to be
+        // applied. Neither the version poll nor the full refresh drops the snapshot.
         cacheOfA.ownChangeStarted(host);
         try {
+            cacheOfA.pollVersions();
             cacheOfA.refreshAll(cacheOfA.generation());
             assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isEqualTo(before);
             assertThat(cacheOfA.slot(host).entry.snapshot()).as("kept, not dropped").isNotNull();
@@ -253,10 +255,19 @@ class FleetCacheTest extends ControlPlaneTestBase {
             cacheOfA.ownChangeEnded(host);
         }
         // Nothing of ours in flight: the change was someone else's, and the poll reads the host whole
-        cacheOfA.refreshAll(cacheOfA.generation());
+        cacheOfA.pollVersions();
         assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isGreaterThan(before);
         assertCacheMatchesDatabase(cacheOfA, host);
+
+        // The same through the full refresh
+        long second = cacheOfA.slot(host).entry.row().allocVersion();
+        UUID more = newVm(project, 2);
+        assertThat(secondInstance().place(request(more, 2, "poll-1")).placement()).isPresent();
+        cacheOfA.refreshAll(cacheOfA.generation());
+        assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isGreaterThan(second);
+        assertCacheMatchesDatabase(cacheOfA, host);
         placement.release(elsewhere);
+        placement.release(more);
         assertThat(audit.violations()).isEmpty();
     }
 
