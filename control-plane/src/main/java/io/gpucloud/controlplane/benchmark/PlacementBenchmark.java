@@ -173,6 +173,8 @@ class PlacementBenchmark implements ApplicationRunner {
         }
         meters.find("gpucloud.placement.conflicts.by.reason").counters().forEach(c -> System.out.printf(
                 "  conflicts %-12s %,d%n", c.getId().getTag("reason"), (long) c.count()));
+        meters.find("gpucloud.placement.cache.host.reads").counters().forEach(c -> System.out.printf(
+                "  hosts read from the database, %-9s %,d (whole run)%n", c.getId().getTag("reason"), (long) c.count()));
         System.out.printf("double allocations / counter drift (SQL audit): %s%n",
                 violations.isEmpty() ? "0" : String.join("; ", violations));
         System.exit(SpringApplication.exit(context, () -> violations.isEmpty() ? 0 : 1));

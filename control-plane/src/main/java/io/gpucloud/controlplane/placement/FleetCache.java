@@ -263,6 +263,7 @@ class FleetCache implements SmartLifecycle {
     private final SnapshotLoader loader;
     private final PgNotifications notifications;
     private final long refreshMillis;
+    private final io.micrometer.core.instrument.MeterRegistry meters;
     private final Map<UUID, Slot> slots = new ConcurrentHashMap<>();
     // hosts grouped by GPU model (key "" for hosts without one); rebuilt when the set of hosts changes
     private volatile Map<String, Group> byModel = Map.of();
@@ -277,11 +278,13 @@ class FleetCache implements SmartLifecycle {
     private final AtomicBoolean running = new AtomicBoolean();
     private Thread refresher;
 
-    FleetCache(JdbcClient jdbc, SnapshotLoader loader, PgNotifications notifications, PlacementProperties properties) {
+    FleetCache(JdbcClient jdbc, SnapshotLoader loader, PgNotifications notifications, PlacementProperties properties,
+               io.micrometer.core.instrument.MeterRegistry meters) {
         this.jdbc = jdbc;
         this.loader = loader;
         this.notifications = notifications;
         this.refreshMillis = properties.cacheRefreshMillis();
+        this.meters = meters;
     }
 
     // ---------------------------------------------------------------- candidate selection
@@ -479,7 +482,7 @@ class FleetCache implements SmartLifecycle {
                 missing.add(s.entry.row().id());
             }
         }
-        Map<UUID, Entry> fresh = missing.isEmpty() ? Map.of() : load(missing);
+        Map<UUID, Entry> fresh = missing.isEmpty() ? Map.of() : load(missing, "decision");
         List<Entry> out = new ArrayList<>(chosen.size());
         for (Slot s : chosen) {
             Entry e = s.entry;
@@ -493,8 +496,14 @@ class FleetCache implements SmartLifecycle {
         return out;
     }
 
-    /** Reads these hosts from the database and installs what was read (unless the cache is already newer). */
-    Map<UUID, Entry> load(Collection<UUID> hostIds) {
+    /**
+     * Reads these hosts from the database and installs what was read (unless the cache is already
+     * newer). The reason is counted ({@code gpucloud.placement.cache.host.reads}): reads on a
+     * placement's path ({@code decision}, {@code claim}) are what an operator wants rare; {@code warm}
+     * and {@code elsewhere} (another instance allocated there) run in the background.
+     */
+    Map<UUID, Entry> load(Collection<UUID> hostIds, String reason) {
+        meters.counter("gpucloud.placement.cache.host.reads", "reason", reason).increment(hostIds.size());
         SnapshotLoader.Loaded l = loader.load(List.copyOf(hostIds), false);
         Map<UUID, Entry> out = new HashMap<>();
         for (HostSnapshot h : l.hosts()) {
@@ -812,7 +821,7 @@ class FleetCache implements SmartLifecycle {
             refreshes.incrementAndGet();
         }
         if (!changedElsewhere.isEmpty()) {
-            load(changedElsewhere);
+            load(changedElsewhere, "elsewhere");
         }
     }
 
@@ -855,7 +864,7 @@ class FleetCache implements SmartLifecycle {
         }
         refresh(coldAndMoved);
         if (!changedElsewhere.isEmpty()) {
-            load(changedElsewhere);
+            load(changedElsewhere, "elsewhere");
         }
     }
 
@@ -938,7 +947,7 @@ class FleetCache implements SmartLifecycle {
             return 0;
         }
         int warmed = 0;
-        load(cold);
+        load(cold, "warm");
         for (UUID id : cold) {
             Slot s = slots.get(id);
             if (s != null && s.entry.snapshot() != null) {

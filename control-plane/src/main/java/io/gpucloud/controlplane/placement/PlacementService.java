@@ -203,7 +203,7 @@ public class PlacementService {
                 if (cur.row().allocVersion() != v.version() || !cur.row().topology().equals(v.topology())) {
                     // the cache knows a newer state of this host (our own claim, a re-read): decide again on it
                     if (cur.snapshot() == null) {
-                        cur = fleet.load(List.of(hostId)).get(hostId);
+                        cur = fleet.load(List.of(hostId), "claim").get(hostId);
                         if (cur == null) {
                             throw new PlacementClaims.ClaimConflict("host busy or gone");
                         }
@@ -225,7 +225,7 @@ public class PlacementService {
                         throw new PlacementClaims.ClaimConflict("host filled up: changed twice while deciding");
                     }
                     if (!fleet.awaitOwnChange(hostId, v.version(), OWN_CHANGE_WAIT_NANOS)) {
-                        fleet.load(List.of(hostId)); // something placed or released here elsewhere: re-read it
+                        fleet.load(List.of(hostId), "claim"); // something placed or released here elsewhere: re-read it
                     }
                     FleetCache.Entry reread = slot.entry;
                     if (reread.row().allocVersion() == v.version() && reread.row().topology().equals(v.topology())) {

@@ -49,13 +49,16 @@ class FleetCacheTest extends ControlPlaneTestBase {
     DataSource dataSource;
     @Autowired
     FleetCache cacheOfA;
+    @Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
 
     private FleetCache cacheOfB;
 
     /** A second control-plane instance on the same database: its own cache, never refreshed in the background. */
     private PlacementService secondInstance() {
         PlacementProperties props = new PlacementProperties(null, null, null, 3_600_000L, null);
-        FleetCache cache = new FleetCache(jdbc, new SnapshotLoader(jdbc, tx), notifications, props);
+        FleetCache cache = new FleetCache(jdbc, new SnapshotLoader(jdbc, tx), notifications, props,
+                new SimpleMeterRegistry());
         cacheOfB = cache;
         return new PlacementService(new SnapshotLoader(jdbc, tx), cache, claims, policy, props, new SimpleMeterRegistry(),
                 tx, dataSource);
@@ -78,6 +81,11 @@ class FleetCacheTest extends ControlPlaneTestBase {
     private static PlacementRequest hinted(UUID vm, int gpus, String location) {
         return new PlacementRequest(vm, H100, gpus, gpus * 12, gpus * 96L * 1024, location, Set.of(),
                 NumaPolicy.REQUIRED, false, java.time.Duration.ofHours(4));
+    }
+
+    private double hostReads(String reason) {
+        var counter = meters.find("gpucloud.placement.cache.host.reads").tag("reason", reason).counter();
+        return counter == null ? 0 : counter.count();
     }
 
     private Set<Long> gpusOf(UUID vm) {
@@ -166,7 +174,7 @@ class FleetCacheTest extends ControlPlaneTestBase {
         assertThat(cacheOfA.pruneOwnClaims()).isPositive();
         assertThat(cacheOfA.remembersClaim(first)).isFalse();
         assertThat(cacheOfA.remembersClaim(fourth)).isTrue();
-        cacheOfB.load(List.of(host)); // B catches up (as its poll would), then releases its own VM
+        cacheOfB.load(List.of(host), "claim"); // B catches up (as its poll would), then releases its own VM
         b.release(second);
         assertCacheMatchesDatabase(cacheOfB, host); // its own release applied
         a.release(fourth);
@@ -255,9 +263,11 @@ class FleetCacheTest extends ControlPlaneTestBase {
             cacheOfA.ownChangeEnded(host);
         }
         // Nothing of ours in flight: the change was someone else's, and the poll reads the host whole
+        double readsBefore = hostReads("elsewhere");
         cacheOfA.pollVersions();
         assertThat(cacheOfA.slot(host).entry.row().allocVersion()).isGreaterThan(before);
         assertCacheMatchesDatabase(cacheOfA, host);
+        assertThat(hostReads("elsewhere")).as("counted for operators").isGreaterThan(readsBefore);
 
         // The same through the full refresh
         long second = cacheOfA.slot(host).entry.row().allocVersion();
