@@ -67,14 +67,8 @@ class FleetCache implements SmartLifecycle {
         }
 
         boolean sameShape(HostRow o) {
-            return allocVersion == o.allocVersion && state.equals(o.state) && passthroughCapable == o.passthroughCapable
-                    && virtualizationMode.equals(o.virtualizationMode)
-                    && virtualizationStatus.equals(o.virtualizationStatus) && topology.equals(o.topology)
-                    && java.util.Objects.equals(gpuModel, o.gpuModel) && location.equals(o.location)
-                    && totalGpus == o.totalGpus && usedGpus == o.usedGpus && totalCpus == o.totalCpus
-                    && usedCpus == o.usedCpus && totalMemoryMiB == o.totalMemoryMiB
-                    && usedMemoryMiB == o.usedMemoryMiB && totalHugepages == o.totalHugepages
-                    && usedHugepages == o.usedHugepages;
+            return allocVersion == o.allocVersion && sameExceptAllocations(o) && usedGpus == o.usedGpus
+                    && usedCpus == o.usedCpus && usedMemoryMiB == o.usedMemoryMiB && usedHugepages == o.usedHugepages;
         }
 
         /** Same host as far as placement cares, apart from what is allocated on it. */
@@ -802,15 +796,8 @@ class FleetCache implements SmartLifecycle {
                 Slot s = slots.get(r.id());
                 if (s == null) {
                     added = true;
-                } else {
-                    Entry cur = s.entry;
-                    if (cur.snapshot() != null && r.allocVersion() > cur.row().allocVersion()
-                            && r.sameExceptAllocations(cur.row())) {
-                        if (s.ownChanges.get() == 0) {
-                            changedElsewhere.add(r.id());
-                        }
-                        continue;
-                    }
+                } else if (r.sameExceptAllocations(s.entry.row()) && keptAfterMove(s, r.allocVersion(), changedElsewhere)) {
+                    continue;
                 }
                 install(new Entry(r, null), false);
             }
@@ -836,36 +823,47 @@ class FleetCache implements SmartLifecycle {
             refreshAll(refreshes.get());
             return;
         }
+        record Version(UUID id, long version) {
+        }
+        List<Version> versions = jdbc.sql("SELECT id, alloc_version FROM host")
+                .query((rs, n) -> new Version(rs.getObject(1, UUID.class), rs.getLong(2))).list();
+        if (versions.size() != slots.size()) {
+            refreshAll(refreshes.get()); // hosts added or gone
+            return;
+        }
         List<UUID> changedElsewhere = new ArrayList<>();
         List<UUID> coldAndMoved = new ArrayList<>();
-        boolean[] unknown = {false};
-        int[] seen = {0};
-        jdbc.sql("SELECT id, alloc_version FROM host").query(rs -> {
-            seen[0]++;
-            UUID id = rs.getObject(1, UUID.class);
-            Slot s = slots.get(id);
+        for (Version v : versions) {
+            Slot s = slots.get(v.id());
             if (s == null) {
-                unknown[0] = true;
+                refreshAll(refreshes.get());
                 return;
             }
-            Entry cur = s.entry;
-            if (rs.getLong(2) <= cur.row().allocVersion()) {
-                return;
+            if (v.version() > s.entry.row().allocVersion() && !keptAfterMove(s, v.version(), changedElsewhere)) {
+                coldAndMoved.add(v.id()); // counters for ranking now; its snapshot is read when it is next a candidate
             }
-            if (cur.snapshot() == null) {
-                coldAndMoved.add(id); // counters for ranking now; its snapshot is read when it is next a candidate
-            } else if (s.ownChanges.get() == 0) {
-                changedElsewhere.add(id); // else most likely our own change, a moment from being applied
-            }
-        });
-        if (unknown[0] || seen[0] != slots.size()) {
-            refreshAll(refreshes.get());
-            return;
         }
         refresh(coldAndMoved);
         if (!changedElsewhere.isEmpty()) {
             load(changedElsewhere, "elsewhere");
         }
+    }
+
+    /**
+     * A host the database shows at {@code version}: if that is past the cache's entry and the entry has
+     * a snapshot, keeps the snapshot and returns true. The move is most likely our own change in flight,
+     * a moment from being applied; with nothing of ours in flight it was someone else's, and the host
+     * is added to {@code rereads} to be read whole.
+     */
+    private static boolean keptAfterMove(Slot s, long version, List<UUID> rereads) {
+        Entry cur = s.entry;
+        if (cur.snapshot() == null || version <= cur.row().allocVersion()) {
+            return false;
+        }
+        if (s.ownChanges.get() == 0) {
+            rereads.add(cur.row().id());
+        }
+        return true;
     }
 
     /** Re-reads these host rows; a changed host loses its snapshot (re-read when next a candidate). */
