@@ -182,4 +182,51 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
         assertThat(holderOf(gpus.get(0).device())).isNull();
         assertThat(audit.violations()).isEmpty();
     }
+
+    private static String refusal(Runnable write) {
+        try {
+            write.run();
+        } catch (DataAccessException e) {
+            SQLException sql = (SQLException) e.getMostSpecificCause();
+            assertThat(sql.getSQLState()).isEqualTo("23514");
+            return ((org.postgresql.util.PSQLException) sql).getServerErrorMessage().getConstraint();
+        }
+        throw new AssertionError("the write was accepted");
+    }
+
+    @Test
+    void identityRulesHoldWhereverTheirColumnsAreWrittenAndClaimsDoNotPayForThem() {
+        OneHost fixture = oneHost("sqlrules", 2);
+        UUID host = fixture.host();
+        Gpu gpu = fixture.gpus().get(0);
+
+        // V22 checks these by trigger instead of CHECK, with the same SQLSTATE and constraint names
+        assertThat(refusal(() -> jdbc.sql("UPDATE pci_device SET bdf = '0000:1B:00.0' WHERE id = ?")
+                .param(gpu.device()).update())).isEqualTo("pci_device_bdf_check");
+        assertThat(refusal(() -> jdbc.sql("UPDATE pci_device SET module_id = 0 WHERE id = ?")
+                .param(gpu.device()).update())).isEqualTo("pci_device_module_id_check");
+        assertThat(refusal(() -> jdbc.sql("""
+                INSERT INTO pci_device (host_id, bdf, vendor_id, device_id, class_code, kind, numa_node, iommu_group)
+                VALUES (?, '0000:fe:00', '10de', '22a3', '040300', 'other', 0, 900)
+                """).param(host).update())).isEqualTo("pci_device_bdf_check");
+        assertThat(refusal(() -> jdbc.sql("UPDATE gpu_partition SET gpu_count = 2 WHERE id = ?")
+                .param(gpu.partition()).update())).isEqualTo("partition_size_matches");
+        assertThat(refusal(() -> jdbc.sql("UPDATE gpu_partition SET partition_id = -1 WHERE id = ?")
+                .param(gpu.partition()).update())).isEqualTo("gpu_partition_partition_id_check");
+        assertThat(refusal(() -> jdbc.sql("UPDATE gpu_partition SET module_ids = '{}', gpu_count = 0 WHERE id = ?")
+                .param(gpu.partition()).update())).isEqualTo("gpu_partition_gpu_count_check");
+        assertThat(refusal(() -> jdbc.sql("UPDATE numa_node SET node_id = -1 WHERE host_id = ? AND node_id = 1")
+                .param(host).update())).isEqualTo("numa_node_node_id_check");
+
+        // the counters a claim changes are still table CHECKs
+        assertThat(refusal(() -> jdbc.sql("UPDATE host SET used_gpus = total_gpus + 1 WHERE id = ?")
+                .param(host).update())).isEqualTo("host_gpus_within_total");
+
+        // a claim and a release, which set none of those columns, go through
+        UUID vm = newVm(fixture.project(), 1, 2, 2048);
+        claim(vm, host, gpu, fixture.node0(), 2, 2048);
+        assertThat(holderOf(gpu.device())).isEqualTo(vm);
+        assertThat(jdbc.sql("SELECT count(*) FROM release_placement_of(?)").param(vm).query(Long.class).single()).isEqualTo(1);
+        assertThat(audit.violations()).isEmpty();
+    }
 }
