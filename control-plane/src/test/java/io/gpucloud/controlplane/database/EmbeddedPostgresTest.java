@@ -70,6 +70,13 @@ class EmbeddedPostgresTest {
             assertThat(url).doesNotContain("socketFactory");
             assertThat(serverAddress(url)).isNotNull(); // 127.0.0.1 or ::1
         }
+        // a socket path longer than sun_path allows would stop PostgreSQL from starting: TCP instead
+        String deep = dataDir.resolve("d".repeat(100)).toString();
+        try (EmbeddedPostgres pg = new EmbeddedPostgresConfiguration().embeddedPostgres(deep, true, 0, socket)) {
+            String url = EmbeddedPostgresConfiguration.jdbcUrl(pg, deep);
+            assertThat(url).doesNotContain("socketFactory");
+            assertThat(serverAddress(url)).isNotNull();
+        }
     }
 
     private static String serverAddress(String url) throws Exception {
