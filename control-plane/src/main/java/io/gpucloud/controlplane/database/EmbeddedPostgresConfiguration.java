@@ -2,9 +2,13 @@ package io.gpucloud.controlplane.database;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import javax.sql.DataSource;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Value;
@@ -30,6 +34,11 @@ import com.zaxxer.hikari.HikariDataSource;
 public class EmbeddedPostgresConfiguration {
 
     private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgresConfiguration.class);
+
+    /** The longest socket file name PostgreSQL makes in its directory. */
+    private static final int SOCKET_FILE_NAME = "/.s.PGSQL.65535".length();
+    /** sun_path: 108 bytes with the terminating NUL. */
+    private static final int SOCKET_PATH_MAX = 107;
 
     @Bean(destroyMethod = "close")
     EmbeddedPostgres embeddedPostgres(@Value("${gpucloud.data-dir:./data}") String dataDir,
@@ -64,21 +73,16 @@ public class EmbeddedPostgresConfiguration {
         return builder.start();
     }
 
-    /** The longest socket file name PostgreSQL makes in its directory. */
-    private static final int SOCKET_FILE_NAME = "/.s.PGSQL.65535".length();
-    /** sun_path: 108 bytes with the terminating NUL. */
-    private static final int SOCKET_PATH_MAX = 107;
-
     // PostgreSQL refuses to start if it cannot create a socket it was asked for, so ask only for one it can
     private static void offerUnixSocket(EmbeddedPostgres.Builder builder, Path socketDir) {
-        if (socketDir.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + SOCKET_FILE_NAME
+        if (socketDir.toString().getBytes(StandardCharsets.UTF_8).length + SOCKET_FILE_NAME
                 > SOCKET_PATH_MAX) {
             log.info("Embedded PostgreSQL over TCP: a socket in {} would have too long a path", socketDir);
             return;
         }
         try {
             Files.createDirectories(socketDir);
-            Files.setPosixFilePermissions(socketDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+            Files.setPosixFilePermissions(socketDir, PosixFilePermissions.fromString("rwx------"));
         } catch (IOException | UnsupportedOperationException e) {
             log.info("Embedded PostgreSQL over TCP: cannot make {} private to this user ({})", socketDir, e.toString());
             return;
@@ -94,10 +98,10 @@ public class EmbeddedPostgresConfiguration {
     static String jdbcUrl(EmbeddedPostgres postgres, String dataDir) {
         String url = postgres.getJdbcUrl("postgres", "postgres");
         Path socket = socketDirectory(dataDir).resolve(".s.PGSQL." + postgres.getPort());
-        if (Files.exists(socket) && org.newsclub.net.unix.AFUNIXSocket.isSupported()) {
+        if (Files.exists(socket) && AFUNIXSocket.isSupported()) {
             log.info("Connecting to embedded PostgreSQL over {}", socket);
             return url + "&socketFactory=org.newsclub.net.unix.AFUNIXSocketFactory$FactoryArg&socketFactoryArg="
-                    + java.net.URLEncoder.encode(socket.toString(), java.nio.charset.StandardCharsets.UTF_8);
+                    + URLEncoder.encode(socket.toString(), StandardCharsets.UTF_8);
         }
         return url;
     }

@@ -8,6 +8,7 @@ import io.gpucloud.placement.PartitionSnapshot;
 import io.gpucloud.placement.Placement;
 import io.gpucloud.placement.PlacementRequest;
 import io.gpucloud.placement.ScoringContext;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -22,7 +23,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -101,7 +104,7 @@ class FleetCache implements SmartLifecycle {
         volatile Entry entry;
         final ReentrantLock claiming = new ReentrantLock();
         // claims and releases of this instance on the host that may be committed but not yet applied
-        final java.util.concurrent.atomic.AtomicInteger ownChanges = new java.util.concurrent.atomic.AtomicInteger();
+        final AtomicInteger ownChanges = new AtomicInteger();
         Group group;
         int index;
 
@@ -134,20 +137,20 @@ class FleetCache implements SmartLifecycle {
         final Slot[] slots;
         final java.util.concurrent.atomic.AtomicLongArray packed;
         final java.util.concurrent.atomic.AtomicLongArray freeMemory;
-        final java.util.concurrent.atomic.AtomicIntegerArray location;
+        final AtomicIntegerArray location;
         // members[bucket * 2 + (unused ? 1 : 0)]: a bit per slot index
         private final java.util.concurrent.atomic.AtomicLongArray[] members;
         // the member set each index is in, -1 for none; written under the slot's monitor only
         private final int[] memberOf;
         private final Map<String, Integer> locations;
-        private final java.util.concurrent.atomic.AtomicInteger nextLocation;
+        private final AtomicInteger nextLocation;
 
-        Group(Slot[] slots, Map<String, Integer> locations, java.util.concurrent.atomic.AtomicInteger nextLocation) {
+        Group(Slot[] slots, Map<String, Integer> locations, AtomicInteger nextLocation) {
             this.nextLocation = nextLocation;
             this.slots = slots;
             this.packed = new java.util.concurrent.atomic.AtomicLongArray(slots.length);
             this.freeMemory = new java.util.concurrent.atomic.AtomicLongArray(slots.length);
-            this.location = new java.util.concurrent.atomic.AtomicIntegerArray(slots.length);
+            this.location = new AtomicIntegerArray(slots.length);
             this.locations = locations;
             this.members = new java.util.concurrent.atomic.AtomicLongArray[BUCKETS * 2];
             for (int m = 0; m < members.length; m++) {
@@ -257,12 +260,12 @@ class FleetCache implements SmartLifecycle {
     private final SnapshotLoader loader;
     private final PgNotifications notifications;
     private final long refreshMillis;
-    private final io.micrometer.core.instrument.MeterRegistry meters;
+    private final MeterRegistry meters;
     private final Map<UUID, Slot> slots = new ConcurrentHashMap<>();
     // hosts grouped by GPU model (key "" for hosts without one); rebuilt when the set of hosts changes
     private volatile Map<String, Group> byModel = Map.of();
     private final Map<String, Integer> locations = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicInteger nextLocation = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger nextLocation = new AtomicInteger();
     private volatile Slot[] all = new Slot[0];
     private final Map<UUID, OwnClaim> ownClaims = new ConcurrentHashMap<>();
     private final LinkedBlockingQueue<UUID> announced = new LinkedBlockingQueue<>();
@@ -273,7 +276,7 @@ class FleetCache implements SmartLifecycle {
     private Thread refresher;
 
     FleetCache(JdbcClient jdbc, SnapshotLoader loader, PgNotifications notifications, PlacementProperties properties,
-               io.micrometer.core.instrument.MeterRegistry meters) {
+               MeterRegistry meters) {
         this.jdbc = jdbc;
         this.loader = loader;
         this.notifications = notifications;
@@ -601,7 +604,7 @@ class FleetCache implements SmartLifecycle {
             if (s.ownChanges.get() == 0 || System.nanoTime() - deadline >= 0) {
                 return false;
             }
-            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            LockSupport.parkNanos(50_000);
         }
     }
 
