@@ -258,8 +258,9 @@ class ConsoleBenchmark implements ApplicationRunner {
                                    AND cpu_id <> ALL ((SELECT held_cpus FROM numa_node
                                                         WHERE host_id = b.host_id AND node_id = node))
                                  ORDER BY cpu_id LIMIT CASE b.gpus WHEN 4 THEN 16 WHEN 2 THEN 8 ELSE 4 END) c;
-                            PERFORM claim_placement(b.vm_id, b.host_id, part, coalesce(gpus, '{}'), cpus, '{}', '{}',
-                                                    16384, NULL);
+                            -- 16 GiB of guest memory: 16 x 1 GiB pages on the GPUs' node, as a real claim takes
+                            PERFORM claim_placement(b.vm_id, b.host_id, part, coalesce(gpus, '{}'), cpus,
+                                                    ARRAY[node], ARRAY[16], 16384, NULL);
                         END LOOP;
                     END
                     $$

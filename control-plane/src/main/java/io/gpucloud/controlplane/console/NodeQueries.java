@@ -292,8 +292,8 @@ class NodeQueries {
         jdbc.sql("""
                 SELECT v.id, v.name, v.state FROM vm v
                  WHERE v.id IN (SELECT d.vm_id FROM pci_device d WHERE d.host_id = :host AND d.vm_id IS NOT NULL
-                                UNION SELECT p.vm_id FROM gpu_partition p WHERE p.host_id = :host AND p.vm_id IS NOT NULL)
-                    OR (v.host_id = :host AND v.state <> 'deleted')
+                                UNION SELECT p.vm_id FROM gpu_partition p WHERE p.host_id = :host AND p.vm_id IS NOT NULL
+                                UNION SELECT vm_id FROM vms_placed_on(:host))
                  ORDER BY v.name
                 """).param("host", hostId)
                 .query((rs, n) -> new VmRef(rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3)))

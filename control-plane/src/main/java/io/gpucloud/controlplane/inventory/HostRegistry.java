@@ -114,7 +114,7 @@ public class HostRegistry {
                 WITH settled AS (
                   UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
                          state_reason = NULL, updated_at = now()
-                   WHERE host_id = ? AND (state = 'unknown' OR state_reason = ?)
+                   WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND (state = 'unknown' OR state_reason = ?)
                      AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable'))
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
@@ -141,7 +141,7 @@ public class HostRegistry {
         jdbc.sql("""
                 UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
                        state_reason = NULL, updated_at = now()
-                 WHERE host_id = ? AND (state = 'unknown' OR state_reason = ?)
+                 WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND (state = 'unknown' OR state_reason = ?)
                    AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
                 """).params(hostId, VM_WAITING_FOR_HOST, hostId).update();
     }
@@ -166,13 +166,14 @@ public class HostRegistry {
             // Their VMs may well still run: say "unknown", not "failed", until the worker is heard again.
             jdbc.sql("""
                     UPDATE vm SET state = 'unknown', state_reason = 'host unreachable since ' || now(), updated_at = now()
-                     WHERE state = 'running' AND host_id IN (SELECT id FROM host WHERE name = ANY(?))
+                     WHERE state = 'running' AND id IN (SELECT p.vm_id FROM host, vms_placed_on(host.id) p
+                                                         WHERE host.name = ANY(?))
                     """).param(names.toArray(String[]::new)).update();
             // VMs mid-workflow keep their state and devices (the host may still act on them); say why they wait.
             jdbc.sql("""
                     UPDATE vm SET state_reason = ?, updated_at = now()
                      WHERE state IN ('provisioning', 'starting', 'stopping', 'rebooting', 'deleting')
-                       AND host_id IN (SELECT id FROM host WHERE name = ANY(?))
+                       AND id IN (SELECT p.vm_id FROM host, vms_placed_on(host.id) p WHERE host.name = ANY(?))
                     """).params(VM_WAITING_FOR_HOST, names.toArray(String[]::new)).update();
         }
         for (String name : names) {
@@ -215,7 +216,8 @@ public class HostRegistry {
             throw ApiException.conflict("invalid-host-state", "Host is " + current + "; cannot move it to " + target + ".");
         }
         if ("maintenance".equals(target)) {
-            long vms = jdbc.sql("SELECT count(*) FROM vm WHERE host_id = ? AND state NOT IN ('deleted', 'failed')")
+            long vms = jdbc.sql("SELECT count(*) FROM vm WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) "
+                    + "AND state NOT IN ('deleted', 'failed')")
                     .param(hostId).query(Long.class).single();
             if (vms > 0) {
                 throw ApiException.conflict("host-not-empty", vms + " VMs still live on this host; drain it and "

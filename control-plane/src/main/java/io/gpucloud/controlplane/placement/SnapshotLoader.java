@@ -160,8 +160,9 @@ class SnapshotLoader {
         Map<UUID, List<Instant>> endTimes = new HashMap<>();
         if (withLifetimes) {
             jdbc.sql("""
-                    SELECT host_id, expected_end_at FROM vm
-                     WHERE host_id = ANY(?) AND expected_end_at IS NOT NULL AND state NOT IN ('deleted', 'failed')
+                    SELECT v.host_id, v.expected_end_at FROM vm v
+                     WHERE v.id IN (SELECT vm_id FROM vm_hugepages WHERE host_id = ANY(?))
+                       AND v.expected_end_at IS NOT NULL AND v.state NOT IN ('deleted', 'failed')
                     """)
                     .param(ids)
                     .query(rs -> {
@@ -196,8 +197,9 @@ class SnapshotLoader {
     Map<UUID, List<Instant>> endTimes(List<UUID> hostIds) {
         Map<UUID, List<Instant>> endTimes = new HashMap<>();
         jdbc.sql("""
-                SELECT host_id, expected_end_at FROM vm
-                 WHERE host_id = ANY(?) AND expected_end_at IS NOT NULL AND state NOT IN ('deleted', 'failed')
+                SELECT v.host_id, v.expected_end_at FROM vm v
+                 WHERE v.id IN (SELECT vm_id FROM vm_hugepages WHERE host_id = ANY(?))
+                   AND v.expected_end_at IS NOT NULL AND v.state NOT IN ('deleted', 'failed')
                 """)
                 .param(hostIds.toArray(UUID[]::new))
                 .query(rs -> {

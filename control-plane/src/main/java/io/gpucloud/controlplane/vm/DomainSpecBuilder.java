@@ -50,8 +50,11 @@ class DomainSpecBuilder {
                     pins.add(new VcpuPin(pins.size(), rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4)));
                 });
         List<NumaCell> cells = new ArrayList<>();
-        jdbc.sql("SELECT node_id, hugepages_1g FROM vm_hugepages WHERE vm_id = ? ORDER BY node_id")
-                .param(vmId)
+        jdbc.sql("""
+                SELECT node_id, hugepages_1g FROM vm_hugepages
+                 WHERE host_id = (SELECT host_id FROM vm WHERE id = ?) AND vm_id = ? ORDER BY node_id
+                """)
+                .params(vmId, vmId)
                 .query(rs -> {
                     cells.add(new NumaCell(cells.size(), rs.getInt(1), rs.getInt(2) * 1024L));
                 });

@@ -140,7 +140,7 @@ class HostRestore implements HostStateReconciler {
                        (SELECT partition_id FROM gpu_partition p WHERE p.host_id = v.host_id AND p.vm_id = v.id) AS partition_id,
                        ARRAY(SELECT bdf FROM pci_device d WHERE d.host_id = v.host_id AND d.vm_id = v.id ORDER BY bdf) AS bdfs
                   FROM vm v LEFT JOIN strand s ON s.id = (v.placement->>'strandId')::uuid AND s.exitval IS NULL
-                 WHERE v.host_id = ? AND v.state NOT IN ('deleted', 'failed')
+                 WHERE v.id IN (SELECT vm_id FROM vms_placed_on(?)) AND v.state NOT IN ('deleted', 'failed')
                 """).param(hostId)
                 .query((rs, n) -> new PlacedVm(rs.getObject("id", UUID.class), rs.getString("state"),
                         rs.getObject("strand_id", UUID.class), rs.getString("label"),

@@ -3,11 +3,15 @@ package io.gpucloud.controlplane.inventory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.gpucloud.controlplane.ControlPlaneTestBase;
+import io.gpucloud.controlplane.placement.PlacementService;
 import io.gpucloud.controlplane.tenancy.Projects;
+import io.gpucloud.placement.NumaPolicy;
+import io.gpucloud.placement.PlacementRequest;
 import io.gpucloud.protocol.Heartbeat;
 import io.gpucloud.protocol.RegisterRequest;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -18,6 +22,24 @@ class HostLifecycleTest extends ControlPlaneTestBase {
     HostRegistry registry;
     @Autowired
     Projects projects;
+    @Autowired
+    PlacementService placement;
+
+    /** A running 1-GPU VM placed on the only host of this location by the real claim. */
+    private UUID runningVmIn(String location, String name) {
+        UUID vm = UUID.randomUUID();
+        jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib, state) "
+                        + "VALUES (?, ?, ?, 't', 'H100-SXM5-80GB', 1, 2, 1024, 'running')")
+                .params(vm, projects.ensureProject("life", "life"), name).update();
+        assertThat(placement.place(new PlacementRequest(vm, "H100-SXM5-80GB", 1, 2, 1024, location, Set.of(),
+                NumaPolicy.PREFERRED, false, null)).placement()).isPresent();
+        return vm;
+    }
+
+    private void delete(UUID vm) {
+        placement.release(vm);
+        jdbc.sql("UPDATE vm SET state = 'deleted', deleted_at = now() WHERE id = ?").param(vm).update();
+    }
 
     @Test
     void operatorsDrainUndrainAndPutEmptyHostsIntoMaintenance() {
@@ -25,6 +47,7 @@ class HostLifecycleTest extends ControlPlaneTestBase {
         Response r = call("POST", "/worker/v1/register", bootstrapToken(),
                 new RegisterRequest("t", "life-1", TestTopologies.hgxH100("life-h100-a")));
         String host = r.json().get("hostId").asString();
+        UUID vm = runningVmIn("life-1", "life-vm");
 
         assertThat(call("POST", "/admin/api/v1/hosts/" + host + "/undrain", admin, null).status()).isEqualTo(409);
         Response drained = call("POST", "/admin/api/v1/hosts/" + host + "/drain", admin, Map.of("reason", "NIC swap"));
@@ -36,13 +59,10 @@ class HostLifecycleTest extends ControlPlaneTestBase {
         assertThat(preview.json().get("placeable").asBoolean()).as("a draining host takes no new VMs").isFalse();
         assertThat(preview.json().get("explanation").asString()).contains("1 hosts").contains("0 ready");
 
-        UUID vm = UUID.randomUUID();
-        jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, vcpus, memory_mib, state, host_id) VALUES (?, ?, ?, 't', 2, 1024, 'running', ?::uuid)")
-                .params(vm, projects.ensureProject("life", "life"), "life-vm", host).update();
         Response busy = call("POST", "/admin/api/v1/hosts/" + host + "/maintenance", admin, null);
         assertThat(busy.status()).isEqualTo(409);
         assertThat(busy.json().get("detail").asString()).contains("1 VMs still live");
-        jdbc.sql("UPDATE vm SET state = 'deleted', host_id = NULL WHERE id = ?").param(vm).update();
+        delete(vm);
         assertThat(call("POST", "/admin/api/v1/hosts/" + host + "/maintenance", admin, null).json()
                 .get("state").asString()).isEqualTo("maintenance");
         assertThat(call("POST", "/admin/api/v1/hosts/" + host + "/undrain", admin, null).json()
@@ -62,9 +82,7 @@ class HostLifecycleTest extends ControlPlaneTestBase {
         Response r = call("POST", "/worker/v1/register", bootstrapToken(),
                 new RegisterRequest("t", "life-2", TestTopologies.hgxH100("life-h100-b")));
         UUID host = UUID.fromString(r.json().get("hostId").asString());
-        UUID vm = UUID.randomUUID();
-        jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, vcpus, memory_mib, state, host_id) VALUES (?, ?, ?, 't', 2, 1024, 'running', ?)")
-                .params(vm, projects.ensureProject("life", "life"), "life-vm-2", host).update();
+        UUID vm = runningVmIn("life-2", "life-vm-2");
         jdbc.sql("UPDATE host SET last_heartbeat_at = now() - interval '10 minutes' WHERE id = ?").param(host).update();
         registry.markSilentHostsUnreachable();
         assertThat(jdbc.sql("SELECT state FROM vm WHERE id = ?").param(vm).query(String.class).single())
@@ -73,6 +91,6 @@ class HostLifecycleTest extends ControlPlaneTestBase {
                 new Heartbeat(Instant.now(), "t"));
         assertThat(jdbc.sql("SELECT state FROM vm WHERE id = ?").param(vm).query(String.class).single())
                 .isEqualTo("running");
-        jdbc.sql("UPDATE vm SET state = 'deleted', host_id = NULL WHERE id = ?").param(vm).update();
+        delete(vm);
     }
 }

@@ -195,6 +195,40 @@ class PlacementClaimSqlTest extends ControlPlaneTestBase {
     }
 
     @Test
+    void claimsAndReleasesRewriteTheVmRowInPlaceAndAHostStillFindsItsVms() {
+        OneHost fixture = oneHost("sqlhot", 2);
+        UUID host = fixture.host();
+        UUID vm = newVm(fixture.project(), 1, 2, 3072);
+
+        // One transaction: PostgreSQL's backend-local counters then move by exactly its updates (they may
+        // also hold earlier transactions' counts not yet reported, hence before and after).
+        long[] updated = tx.execute(s -> {
+            long[] before = vmUpdates();
+            claim(vm, host, fixture.gpus().get(0), fixture.node0(), 3, 3072);
+            assertThat(placedOn(host)).containsExactly(vm);
+            assertThat(jdbc.sql("SELECT count(*) FROM release_placement_of(?)").param(vm).query(Long.class).single())
+                    .isEqualTo(1);
+            long[] after = vmUpdates();
+            return new long[] {after[0] - before[0], after[1] - before[1]};
+        });
+        // V23: no index covers what a claim or release changes in the VM's row, so neither writes index entries
+        assertThat(updated).as("vm rows updated, and of those HOT (in place)").containsExactly(2, 2);
+        assertThat(placedOn(host)).isEmpty();
+        assertThat(audit.violations()).isEmpty();
+    }
+
+    private long[] vmUpdates() {
+        return jdbc.sql("""
+                SELECT pg_stat_get_xact_tuples_updated('vm'::regclass), pg_stat_get_xact_tuples_hot_updated('vm'::regclass)
+                """).query((rs, n) -> new long[] {rs.getLong(1), rs.getLong(2)}).single();
+    }
+
+    /** The VMs placed on a host, as the reconcile, maintenance and mode-switch checks find them (V23). */
+    private List<UUID> placedOn(UUID host) {
+        return jdbc.sql("SELECT vm_id FROM vms_placed_on(?)").param(host).query(UUID.class).list();
+    }
+
+    @Test
     void identityRulesHoldWhereverTheirColumnsAreWrittenAndClaimsDoNotPayForThem() {
         OneHost fixture = oneHost("sqlrules", 2);
         UUID host = fixture.host();
