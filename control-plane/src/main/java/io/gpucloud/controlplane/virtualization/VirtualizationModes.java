@@ -149,8 +149,10 @@ public class VirtualizationModes {
             throw ApiException.conflict("virtualization-switching", "Host " + host.name()
                     + " is already switching its virtualization mode; wait until it is ready or switch_failed.");
         }
-        long vms = jdbc.sql("SELECT count(*) FROM vm WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND deleted_at IS NULL "
-                        + "AND state <> 'deleted'")
+        long vms = jdbc.sql("""
+                SELECT count(*) FROM vm
+                 WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND deleted_at IS NULL AND state <> 'deleted'
+                """)
                 .param(hostId).query(Long.class).single();
         if (vms > 0) {
             count(mode, "rejected");
