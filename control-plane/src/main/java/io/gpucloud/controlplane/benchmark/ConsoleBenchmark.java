@@ -255,8 +255,10 @@ class ConsoleBenchmark implements ApplicationRunner {
                             END IF;
                             SELECT array_agg(c.cpu_id) INTO cpus FROM (
                                 SELECT cpu_id FROM cpu WHERE host_id = b.host_id AND node_id = node
-                                   AND cpu_id <> ALL ((SELECT held_cpus FROM numa_node
-                                                        WHERE host_id = b.host_id AND node_id = node))
+                                   -- coalesce makes the scalar subquery an array expression: "<> ALL ((SELECT ...))"
+                                   -- is read as ALL over the subquery's rows, each an integer[]
+                                   AND cpu_id <> ALL (coalesce((SELECT held_cpus FROM numa_node
+                                                                 WHERE host_id = b.host_id AND node_id = node), '{}'))
                                  ORDER BY cpu_id LIMIT CASE b.gpus WHEN 4 THEN 16 WHEN 2 THEN 8 ELSE 4 END) c;
                             -- 16 GiB of guest memory: 16 x 1 GiB pages on the GPUs' node, as a real claim takes
                             PERFORM claim_placement(b.vm_id, b.host_id, part, coalesce(gpus, '{}'), cpus,
