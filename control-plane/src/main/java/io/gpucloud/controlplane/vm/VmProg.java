@@ -197,9 +197,15 @@ public class VmProg implements Prog {
         return Outcome.hop("provision_on_host");
     }
 
+    /**
+     * The VM runs: do at once what the {@code running} label would do on its first run (act on a
+     * signal raised meanwhile, such as a delete while it was provisioning) and otherwise wait there,
+     * instead of running that label only to nap.
+     */
     private Outcome nowRunning(Strand s) {
         setState(s, "running", null);
-        return Outcome.hop("running");
+        Outcome next = running(s);
+        return next instanceof Outcome.Nap nap ? Outcome.napAt("running", nap.duration()) : next;
     }
 
     // ---- running, stop, start, reboot ----

@@ -214,6 +214,14 @@ public class Dispatcher implements SmartLifecycle {
                            last_error = NULL, lease_until = NULL, lease_owner = NULL
                      WHERE id = ?
                     """).params(stack, nap.duration().toMillis() / 1000.0, strand.id()).update();
+        } else if (outcome instanceof Outcome.NapAt napAt) {
+            jdbc.sql("""
+                    UPDATE strand SET label = ?, stack = ?::jsonb, schedule = now() + make_interval(secs => ?), try = 0,
+                           last_error = NULL, lease_until = NULL, lease_owner = NULL,
+                           label_entered_at = CASE WHEN label = ? THEN label_entered_at ELSE now() END
+                     WHERE id = ?
+                    """).params(napAt.label(), stack, napAt.duration().toMillis() / 1000.0, napAt.label(), strand.id())
+                    .update();
         } else if (outcome instanceof Outcome.Exit exit) {
             jdbc.sql("""
                     UPDATE strand SET stack = ?::jsonb, exitval = to_jsonb(CAST(? AS text)), lease_until = NULL,

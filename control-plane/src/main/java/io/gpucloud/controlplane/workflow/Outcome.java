@@ -13,6 +13,13 @@ public sealed interface Outcome {
     record Nap(Duration duration) implements Outcome {
     }
 
+    /**
+     * Continue at another label, but only after a while or when something wakes the strand: for a
+     * label whose first run would only find nothing to do and nap.
+     */
+    record NapAt(String label, Duration duration) implements Outcome {
+    }
+
     /** The strand is done. */
     record Exit(String result) implements Outcome {
     }
@@ -23,6 +30,10 @@ public sealed interface Outcome {
 
     static Outcome nap(Duration duration) {
         return new Nap(duration);
+    }
+
+    static Outcome napAt(String label, Duration duration) {
+        return new NapAt(label, duration);
     }
 
     static Outcome exit(String result) {

@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -37,10 +39,14 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     io.gpucloud.controlplane.workflow.StrandStore strands;
     @Autowired
     org.springframework.transaction.support.TransactionTemplate tx;
+    @Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
 
     private final List<WorkerAgent> agents = new ArrayList<>();
     private final List<Job> received = Collections.synchronizedList(new ArrayList<>());
     private final Map<JobKind, Integer> failuresToInject = new ConcurrentHashMap<>();
+    /** While set, the host holds every START_DOMAIN until it is counted down (a slow boot). */
+    private volatile CountDownLatch startHeld;
 
     @AfterEach
     void stopAgents() {
@@ -54,6 +60,14 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         // the script answers single steps; a create sequence is run through it one sub-job at a time
         agent.withJobs(JobHandler.runningSequences(job -> {
             received.add(job);
+            CountDownLatch held = startHeld;
+            if (held != null && job.kind() == JobKind.START_DOMAIN) {
+                try {
+                    held.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             Integer left = failuresToInject.computeIfPresent(job.kind(), (k, v) -> v - 1);
             if (left != null && left >= 0) {
                 return new JobResult(false, List.of(new JobResult.Step("fmpm -a " + job.partitionId(),
@@ -251,6 +265,62 @@ class VmLifecycleTest extends ControlPlaneTestBase {
                 .contains("partition-conflict");
         assertThat(heldBy(id)).isZero();
         assertThat(audit.violations()).isEmpty();
+    }
+
+    @Test
+    void aRunningVmWaitsAtRunningAndADeleteDuringItsBootIsCarriedOutWhenTheBootEnds() {
+        startHost("wf-host-boot", "wf-boot");
+        String admin = adminToken();
+        long runningLabelRuns = runsOfLabel("running");
+        String id = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "boot-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-boot")).json().get("id").asString();
+        JsonNode running = awaitVmState(admin, id, "running");
+        // the step that saw the VM start also left its strand waiting at "running" (no label run just to nap)
+        var strand = jdbc.sql("""
+                SELECT label, schedule > now() + interval '50 minutes' AS napping FROM strand
+                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
+                """).param(id).query().singleRow();
+        assertThat(strand.get("label")).isEqualTo("running");
+        assertThat(strand.get("napping")).isEqualTo(true);
+        assertThat(running.get("workflowLabel").asString()).isEqualTo("running");
+        awaitQuiet();
+        assertThat(runsOfLabel("running")).as("runs of the running label").isEqualTo(runningLabelRuns);
+        call("DELETE", "/admin/api/v1/vms/" + id, admin, null);
+        awaitVmState(admin, id, "deleted");
+
+        // deleted while the host is still booting it: the delete waits for the boot, then tears it down
+        CountDownLatch boot = new CountDownLatch(1);
+        startHeld = boot;
+        try {
+            String slow = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "boot-2", "gpuModel",
+                    "H100-SXM5-80GB", "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-boot"))
+                    .json().get("id").asString();
+            awaitCondition(() -> kindsFor(slow).contains(JobKind.START_DOMAIN), "the boot under way");
+            assertThat(call("DELETE", "/admin/api/v1/vms/" + slow, admin, null).status()).isEqualTo(202);
+            boot.countDown();
+            awaitVmState(admin, slow, "deleted");
+            assertThat(jdbc.sql("SELECT kind FROM worker_job WHERE vm_id = ?::uuid ORDER BY created_at").param(slow)
+                    .query(String.class).list()).containsExactly("SEQUENCE", "TEARDOWN");
+            assertThat(heldBy(slow)).isZero();
+        } finally {
+            startHeld = null;
+            boot.countDown();
+        }
+        assertThat(audit.violations()).isEmpty();
+    }
+
+    private long runsOfLabel(String label) {
+        return meters.find("gpucloud.workflow.label.duration").tag("prog", VmProg.NAME).tag("label", label).timers()
+                .stream().mapToLong(io.micrometer.core.instrument.Timer::count).sum();
+    }
+
+    /** Long enough for a label hopped to now to have run (the dispatcher runs hops at once). */
+    private static void awaitQuiet() {
+        try {
+            Thread.sleep(300);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Test
