@@ -108,14 +108,8 @@ public class HostRegistry {
         if (live.isPresent()) {
             return live.get();
         }
-        // Unreachable (or unknown): its VMs are "running" again (the worker's reconcile report restores
-        // any that are not) and in-flight ones stop saying they wait for it.
-        return jdbc.sql("""
-                WITH settled AS (
-                  UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
-                         state_reason = NULL, updated_at = now()
-                   WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND (state = 'unknown' OR state_reason = ?)
-                     AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable'))
+        // Unreachable (or unknown): its VMs settle and the host returns, in one statement
+        return jdbc.sql("WITH settled AS (" + SETTLE_VMS_OF_RETURNING_HOST + ")" + """
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
                        state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready') ELSE state END,
@@ -134,16 +128,19 @@ public class HostRegistry {
     }
 
     /**
-     * Called while the host row still says unreachable: its VMs are "running" again (the worker's
-     * reconcile report restores any that are not) and in-flight ones stop saying they wait for it.
+     * While the host row still says unreachable: its VMs are "running" again (the worker's reconcile
+     * report restores any that are not) and in-flight ones stop saying they wait for it. Parameters:
+     * the host, {@link #VM_WAITING_FOR_HOST}, the host.
      */
+    private static final String SETTLE_VMS_OF_RETURNING_HOST = """
+            UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
+                   state_reason = NULL, updated_at = now()
+             WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND (state = 'unknown' OR state_reason = ?)
+               AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
+            """;
+
     private void settleVmsOfReturningHost(UUID hostId) {
-        jdbc.sql("""
-                UPDATE vm SET state = CASE WHEN state = 'unknown' THEN 'running' ELSE state END,
-                       state_reason = NULL, updated_at = now()
-                 WHERE id IN (SELECT vm_id FROM vms_placed_on(?)) AND (state = 'unknown' OR state_reason = ?)
-                   AND EXISTS (SELECT 1 FROM host WHERE id = ? AND state = 'unreachable')
-                """).params(hostId, VM_WAITING_FOR_HOST, hostId).update();
+        jdbc.sql(SETTLE_VMS_OF_RETURNING_HOST).params(hostId, VM_WAITING_FOR_HOST, hostId).update();
     }
 
     /**

@@ -157,19 +157,7 @@ class SnapshotLoader {
                     numa.computeIfAbsent(host, k -> new ArrayList<>())
                             .add(new NumaSnapshot(node, free, rs.getInt("free_hugepages")));
                 });
-        Map<UUID, List<Instant>> endTimes = new HashMap<>();
-        if (withLifetimes) {
-            jdbc.sql("""
-                    SELECT v.host_id, v.expected_end_at FROM vm v
-                     WHERE v.id IN (SELECT vm_id FROM vm_hugepages WHERE host_id = ANY(?))
-                       AND v.expected_end_at IS NOT NULL AND v.state NOT IN ('deleted', 'failed')
-                    """)
-                    .param(ids)
-                    .query(rs -> {
-                        endTimes.computeIfAbsent(rs.getObject("host_id", UUID.class), k -> new ArrayList<>())
-                                .add(rs.getTimestamp("expected_end_at").toInstant());
-                    });
-        }
+        Map<UUID, List<Instant>> endTimes = withLifetimes ? endTimes(hostIds) : Map.of();
         Map<UUID, HostSnapshot> byId = new HashMap<>();
         for (Object[] r : hostRows) {
             UUID id = (UUID) r[0];
