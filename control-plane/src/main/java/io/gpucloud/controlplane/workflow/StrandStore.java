@@ -35,20 +35,22 @@ public class StrandStore {
         notifyDispatchers();
     }
 
-    /**
-     * Raises a semaphore and wakes the strand. Takes the strand's row lock first: without it, a signal
-     * raised while the strand is between two labels of a hop is lost (the wake-up finds it already due,
-     * and the next label runs before this transaction commits, so it sees no semaphore and naps).
-     * With it, a label running now finishes first, and the next one waits for this commit.
-     */
+    /** Raises a semaphore and wakes the strand; the label that runs next sees it (see {@link #wake}). */
     public void signal(UUID strandId, String semaphore) {
-        jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE").param(strandId).query(UUID.class).optional();
         jdbc.sql("INSERT INTO semaphore (strand_id, name) VALUES (?, ?)").params(strandId, semaphore).update();
         wake(strandId);
     }
 
-    /** Makes a napping strand due now (a job it waits for finished, a signal arrived). */
+    /**
+     * Makes the strand due now, because something it waits for changed in this transaction (a job's
+     * result, a signal). Takes the strand's row lock first and keeps it until this transaction ends, as
+     * every label run does: a strand already due (napping on nothing, or between two labels of a hop)
+     * is then not run until this commits, so its next label sees the change. Without the lock, a label
+     * run that began before this commit saw nothing new and napped, and the wake-up, finding the strand
+     * due, did nothing: the change waited for the end of the nap (30 s for a job, an hour at running).
+     */
     public void wake(UUID strandId) {
+        jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE").param(strandId).query(UUID.class).optional();
         jdbc.sql("UPDATE strand SET schedule = now() WHERE id = ? AND exitval IS NULL AND schedule > now()")
                 .param(strandId).update();
         notifyDispatchers();

@@ -1,0 +1,122 @@
+package io.gpucloud.controlplane.workflow;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.gpucloud.controlplane.ControlPlaneTestBase;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.dao.DataAccessException;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * A wake-up (a job's result, a signal) must reach the strand's next label even when the strand is
+ * already due: otherwise that label, begun before the wake-up commits, sees nothing new and naps,
+ * and the VM waits out the nap (30 s for a job, an hour at {@code running}) before it acts.
+ */
+class StrandWakeTest extends ControlPlaneTestBase {
+
+    @Autowired
+    StrandStore store;
+    @Autowired
+    TransactionTemplate tx;
+
+    private UUID strand;
+
+    /** A strand due now and leased by another instance, as between two labels of a hop. */
+    private UUID dueStrandLeasedElsewhere() {
+        strand = UUID.randomUUID();
+        jdbc.sql("""
+                INSERT INTO strand (id, prog, label, lease_until, lease_owner)
+                VALUES (?, 'vm', 'provision_on_host', now() + interval '1 hour', 'another-instance')
+                """).param(strand).update();
+        return strand;
+    }
+
+    @AfterEach
+    void removeStrand() {
+        if (strand != null) {
+            jdbc.sql("DELETE FROM semaphore WHERE strand_id = ?").param(strand).update();
+            jdbc.sql("DELETE FROM strand WHERE id = ?").param(strand).update();
+        }
+    }
+
+    private void assertNoLabelCanBegin(UUID id) {
+        // a label run begins by taking this lock (Dispatcher.runOneLabel)
+        assertThatThrownBy(() -> jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE NOWAIT").param(id)
+                .query(UUID.class).single()).isInstanceOf(DataAccessException.class)
+                .hasMessageContaining("55P03"); // lock_not_available
+    }
+
+    private void assertALabelCanBegin(UUID id) {
+        assertThat(jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE NOWAIT").param(id)
+                .query(UUID.class).single()).isEqualTo(id);
+    }
+
+    @Test
+    void aStrandAlreadyDueRunsItsNextLabelOnlyAfterTheWakeUpCommits() throws Exception {
+        UUID id = dueStrandLeasedElsewhere();
+        CountDownLatch woken = new CountDownLatch(1);
+        CountDownLatch commit = new CountDownLatch(1);
+        var waker = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
+            store.wake(id);
+            woken.countDown();
+            await(commit);
+        }));
+        try {
+            assertThat(woken.await(10, TimeUnit.SECONDS)).isTrue();
+            assertNoLabelCanBegin(id);
+        } finally {
+            commit.countDown();
+        }
+        waker.get(10, TimeUnit.SECONDS);
+        assertALabelCanBegin(id);
+    }
+
+    @Test
+    void aSignalToAStrandAlreadyDueIsSeenByItsNextLabel() throws Exception {
+        UUID id = dueStrandLeasedElsewhere();
+        CountDownLatch raised = new CountDownLatch(1);
+        CountDownLatch commit = new CountDownLatch(1);
+        var signaller = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
+            store.signal(id, "destroy");
+            raised.countDown();
+            await(commit);
+        }));
+        try {
+            assertThat(raised.await(10, TimeUnit.SECONDS)).isTrue();
+            assertNoLabelCanBegin(id);
+        } finally {
+            commit.countDown();
+        }
+        signaller.get(10, TimeUnit.SECONDS);
+        assertThat(store.semaphores(id)).containsExactly("destroy");
+    }
+
+    @Test
+    void aWakeUpMakesANappingStrandDueAndLeavesADueOneAsItWas() {
+        UUID id = dueStrandLeasedElsewhere();
+        jdbc.sql("UPDATE strand SET schedule = now() + interval '1 hour' WHERE id = ?").param(id).update();
+        tx.executeWithoutResult(status -> store.wake(id));
+        assertThat(jdbc.sql("SELECT schedule <= now() FROM strand WHERE id = ?").param(id).query(Boolean.class)
+                .single()).isTrue();
+        var before = jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(java.time.OffsetDateTime.class)
+                .single();
+        tx.executeWithoutResult(status -> store.wake(id));
+        assertThat(jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(java.time.OffsetDateTime.class)
+                .single()).as("a due strand keeps its place in the queue").isEqualTo(before);
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
