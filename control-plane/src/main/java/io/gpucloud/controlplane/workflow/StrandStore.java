@@ -56,6 +56,22 @@ public class StrandStore {
         notifyDispatchers();
     }
 
+    /**
+     * As {@link #wake}, for several strands: locked in id order, so that two callers waking
+     * overlapping sets never wait for each other in a cycle.
+     */
+    public void wakeAll(java.util.Collection<UUID> strandIds) {
+        if (strandIds.isEmpty()) {
+            return;
+        }
+        UUID[] ids = strandIds.toArray(UUID[]::new);
+        jdbc.sql("SELECT id FROM strand WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE").param(ids)
+                .query(UUID.class).list();
+        jdbc.sql("UPDATE strand SET schedule = now() WHERE id = ANY(?) AND exitval IS NULL AND schedule > now()")
+                .param(ids).update();
+        notifyDispatchers();
+    }
+
     java.util.List<String> semaphores(UUID strandId) {
         return jdbc.sql("SELECT name FROM semaphore WHERE strand_id = ?").param(strandId).query(String.class).list();
     }

@@ -309,6 +309,42 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(audit.violations()).isEmpty();
     }
 
+    @Test
+    void aVmWaitingForCapacityTakesTheGpusOfADeletedVmAtOnce() {
+        startHost("wf-host-cap", "wf-cap");
+        String admin = adminToken();
+        Map<String, Object> board = Map.of("gpuModel", "H100-SXM5-80GB", "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384,
+                "location", "wf-cap");
+        var first = new java.util.HashMap<>(board);
+        first.put("name", "cap-1");
+        String holder = call("POST", "/admin/api/v1/vms", admin, first).json().get("id").asString();
+        awaitVmState(admin, holder, "running");
+        var second = new java.util.HashMap<>(board);
+        second.put("name", "cap-2");
+        String waiting = call("POST", "/admin/api/v1/vms", admin, second).json().get("id").asString();
+        JsonNode pending = awaitValue(() -> {
+            JsonNode v = vm(admin, waiting);
+            return v.get("stateReason").asString("").startsWith("no capacity") ? v : null;
+        }, "VM " + waiting + " to wait for capacity");
+        assertThat(pending.get("state").asString()).isEqualTo("pending");
+        // as if it had waited long: its backoff alone would keep it pending for ten minutes more
+        jdbc.sql("""
+                UPDATE strand SET schedule = now() + interval '10 minutes'
+                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
+                """).param(waiting).update();
+
+        call("DELETE", "/admin/api/v1/vms/" + holder, admin, null);
+        awaitVmState(admin, holder, "deleted");
+        JsonNode running = awaitVmState(admin, waiting, "running");
+        assertThat(running.get("hostName").asString()).isEqualTo("wf-host-cap");
+        assertThat(running.get("gpuBdfs")).hasSize(8);
+
+        call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
+        awaitVmState(admin, waiting, "deleted");
+        assertThat(heldBy(waiting)).isZero();
+        assertThat(audit.violations()).isEmpty();
+    }
+
     private long runsOfLabel(String label) {
         return meters.find("gpucloud.workflow.label.duration").tag("prog", VmProg.NAME).tag("label", label).timers()
                 .stream().mapToLong(io.micrometer.core.instrument.Timer::count).sum();

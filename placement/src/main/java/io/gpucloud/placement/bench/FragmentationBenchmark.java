@@ -55,6 +55,15 @@ public final class FragmentationBenchmark {
         if (warmup < 0) {
             warmup = arrivals / 10;
         }
+        for (double load : loads) {
+            if (!(load > 0 && load <= 1.5)) {
+                throw new IllegalArgumentException("--loads takes offered loads as fractions of the fleet's GPUs, "
+                        + "e.g. 0.9 for 90 %; got " + load);
+            }
+        }
+        if (boards < 1 || arrivals <= warmup) {
+            throw new IllegalArgumentException("need --boards >= 1 and more --arrivals than --warmup");
+        }
         System.out.printf(Locale.ROOT, "Fragmentation benchmark: %d HGX H100 boards (%d GPUs); per load %d traces of %d "
                         + "arrivals (first %d of each not counted), base seed %d%n", boards, boards * 8, replicas, arrivals,
                 warmup, seed);
@@ -92,7 +101,7 @@ public final class FragmentationBenchmark {
                 results.add(pooled);
             }
             print(results);
-            legend();
+            legend(boards);
         } finally {
             pool.shutdown();
         }
@@ -147,15 +156,15 @@ public final class FragmentationBenchmark {
         }
     }
 
-    static void legend() {
+    static void legend(int boards) {
         System.out.println();
         System.out.println("rejected     arrivals refused (no queue) / arrivals");
         System.out.println("frag-caused  share of the rejections that happened although enough GPUs were free fleet-wide");
         System.out.println("frag/arriv.  fragmentation-caused rejections / arrivals");
         System.out.println("8-GPU acc    accepted 8-GPU requests / 8-GPU arrivals");
         System.out.println("GPU util     time-averaged share of GPUs held by VMs");
-        System.out.println("us/decide    mean decide() time over 50 hosts while the replays share the cores (indicative;"
-                + " see DecideBenchmark)");
+        System.out.println("us/decide    mean decide() time over " + boards + " hosts while the replays share the cores"
+                + " (indicative; see DecideBenchmark)");
         System.out.println("oracle       accepts whenever live VMs + the new one re-pack onto the boards (migration allowed)");
     }
 
