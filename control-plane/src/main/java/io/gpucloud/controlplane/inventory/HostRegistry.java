@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -33,13 +34,28 @@ public class HostRegistry {
     private final TopologyReconciler reconciler;
     private final InventoryProperties properties;
     private final MeterRegistry meters;
+    private final ApplicationEventPublisher events;
 
     public HostRegistry(JdbcClient jdbc, TopologyReconciler reconciler, InventoryProperties properties,
-                        MeterRegistry meters) {
+                        MeterRegistry meters, ApplicationEventPublisher events) {
         this.jdbc = jdbc;
         this.reconciler = reconciler;
         this.properties = properties;
         this.meters = meters;
+        this.events = events;
+    }
+
+    /**
+     * A host became {@code ready} (onboarded, undrained, back from maintenance or from being
+     * unreachable): it can take VMs again. Published in the transaction that changed its state.
+     */
+    public record HostReady(UUID hostId) {
+    }
+
+    private void becameReady(UUID hostId, String state) {
+        if ("ready".equals(state)) {
+            events.publishEvent(new HostReady(hostId));
+        }
     }
 
     /**
@@ -109,7 +125,7 @@ public class HostRegistry {
             return live.get();
         }
         // Unreachable (or unknown): its VMs settle and the host returns, in one statement
-        return jdbc.sql("WITH settled AS (" + SETTLE_VMS_OF_RETURNING_HOST + ")" + """
+        HeartbeatResult returned = jdbc.sql("WITH settled AS (" + SETTLE_VMS_OF_RETURNING_HOST + ")" + """
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
                        state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready') ELSE state END,
@@ -122,6 +138,8 @@ public class HostRegistry {
                 .params(hostId, VM_WAITING_FOR_HOST, hostId, workerVersion, hostId)
                 .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
                 .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
+        becameReady(hostId, returned.state());
+        return returned;
     }
 
     public record HeartbeatResult(String state, boolean reportTopology) {
@@ -223,6 +241,7 @@ public class HostRegistry {
         }
         jdbc.sql("UPDATE host SET state = ?, state_reason = ?, state_changed_at = now() WHERE id = ?")
                 .params(target, reason, hostId).update();
+        becameReady(hostId, target);
     }
 
     private void settleStateAfterReport(UUID hostId, HostTopology topology) {
@@ -240,7 +259,8 @@ public class HostRegistry {
                                              WHEN state = 'onboarding' THEN 'ready' ELSE state END,
                        resume_state = NULL, state_reason = NULL, state_changed_at = now()
                  WHERE id = ? AND state IN ('onboarding', 'unreachable')
-                """).param(hostId).update();
+                RETURNING state
+                """).param(hostId).query(String.class).optional().ifPresent(state -> becameReady(hostId, state));
     }
 
     private static HostTopology validate(HostTopology t) {

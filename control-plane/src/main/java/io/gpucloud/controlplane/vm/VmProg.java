@@ -7,7 +7,6 @@ import io.gpucloud.controlplane.placement.PlacementService;
 import io.gpucloud.controlplane.workflow.Outcome;
 import io.gpucloud.controlplane.workflow.Prog;
 import io.gpucloud.controlplane.workflow.Strand;
-import io.gpucloud.controlplane.workflow.StrandStore;
 import io.gpucloud.placement.NumaPolicy;
 import io.gpucloud.placement.PlacementRequest;
 import io.gpucloud.protocol.job.DomainSpec;
@@ -35,7 +34,7 @@ import org.springframework.stereotype.Component;
  *   provision_on_host: one SEQUENCE job, RESET_GPUS → ACTIVATE_PARTITION (if partitioned) → BIND_VFIO →
  *   DEFINE_DOMAIN → START_DOMAIN, run by the worker in order and stopped at the first failure
  * running ⇄ stop_domain / stopped / start_again / reboot
- * destroy: teardown_on_host → release → (exit; the VMs waiting longest for that GPU model try again now)
+ * destroy: teardown_on_host → release → (exit; VMs waiting for that capacity try again now, see CapacityWaiters)
  *   teardown_on_host: one TEARDOWN job, STOP_DOMAIN (destroy after the timeout) → UNDEFINE_DOMAIN →
  *   DEACTIVATE_PARTITION (if partitioned) → REBIND_HOST_DRIVER → RESET_GPUS, every step run even after
  *   one fails
@@ -69,10 +68,10 @@ public class VmProg implements Prog {
     private final int stopTimeoutSeconds;
     private final String largeBarMode;
     private final BillingSpans billing;
-    private final StrandStore strands;
+    private final CapacityWaiters capacityWaiters;
 
     public VmProg(JdbcClient jdbc, PlacementService placement, JobQueue jobs, DomainSpecBuilder domains,
-                  BillingSpans billing, StrandStore strands,
+                  BillingSpans billing, CapacityWaiters capacityWaiters,
                   @Value("${gpucloud.provisioning.max-attempts:3}") int maxAttempts,
                   @Value("${gpucloud.provisioning.stop-timeout-seconds:60}") int stopTimeoutSeconds,
                   @Value("${gpucloud.provisioning.large-bar-mode:default}") String largeBarMode) {
@@ -84,7 +83,7 @@ public class VmProg implements Prog {
         this.stopTimeoutSeconds = stopTimeoutSeconds;
         this.largeBarMode = largeBarMode;
         this.billing = billing;
-        this.strands = strands;
+        this.capacityWaiters = capacityWaiters;
     }
 
     @Override
@@ -287,27 +286,8 @@ public class VmProg implements Prog {
         placement.release(vmId(s));
         setState(s, "deleted", null);
         jdbc.sql("UPDATE vm SET deleted_at = now() WHERE id = ?").param(vmId(s)).update();
-        offerFreedCapacity(s);
+        capacityWaiters.freed(s.uuid("hostId"), vmId(s));
         return Outcome.exit("deleted");
-    }
-
-    /**
-     * The VM's GPUs, cores and memory are free once this label commits: the VMs that wait for capacity
-     * of the same GPU model, and could use this host's location, try again then instead of at the end
-     * of their backoff (up to a minute). Those that asked for this location first (fewer places fit
-     * them), then the longest waiting; as many as the VM had GPUs, at least one: each could take one,
-     * and waking every waiting VM would only have most of them fail again.
-     */
-    private void offerFreedCapacity(Strand s) {
-        List<UUID> waiting = jdbc.sql("""
-                SELECT (w.placement->>'strandId')::uuid FROM vm w
-                 WHERE w.state = 'pending' AND w.placement->>'strandId' IS NOT NULL
-                   AND w.gpu_model IS NOT DISTINCT FROM (SELECT gpu_model FROM vm WHERE id = ?)
-                   AND (w.location IS NULL OR w.location = (SELECT location FROM host WHERE id = ?))
-                 ORDER BY w.location IS NULL, w.created_at
-                 LIMIT (SELECT greatest(gpu_count, 1) FROM vm WHERE id = ?)
-                """).params(vmId(s), s.uuid("hostId"), vmId(s)).query(UUID.class).list();
-        strands.wakeAll(waiting);
     }
 
     // ---- failure while provisioning ----

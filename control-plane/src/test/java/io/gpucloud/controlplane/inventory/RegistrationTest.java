@@ -11,9 +11,14 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.context.ApplicationEventPublisher;
 import tools.jackson.databind.JsonNode;
 
 class RegistrationTest extends ControlPlaneTestBase {
+
+    @Autowired
+    ApplicationEventPublisher events;
 
     private Response register(String bootstrap, HostTopology topology) {
         return call("POST", "/worker/v1/register", bootstrap, new RegisterRequest("test", "eu-1", topology));
@@ -156,7 +161,7 @@ class RegistrationTest extends ControlPlaneTestBase {
     void silentHostBecomesUnreachableAndReturnsToItsStateOnHeartbeat() {
         HostRegistry registry = new HostRegistry(jdbc, null, new InventoryProperties(
                 java.time.Duration.ofSeconds(30), java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1)),
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), events);
         Response ready = register(bootstrapToken(), TestTopologies.hgxH100("reg-h100-e"));
         Response draining = register(bootstrapToken(), TestTopologies.hgxH100("reg-h100-f"));
         UUID readyId = UUID.fromString(ready.json().get("hostId").asString());
@@ -207,7 +212,7 @@ class RegistrationTest extends ControlPlaneTestBase {
         jdbc.sql("UPDATE host SET last_heartbeat_at = now() - interval '29 seconds' WHERE id = ?").param(hostId).update();
         HostRegistry registry = new HostRegistry(jdbc, null, new InventoryProperties(
                 java.time.Duration.ofSeconds(30), java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1)),
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), events);
         assertThat(registry.markSilentHostsUnreachable()).doesNotContain("reg-h100-g");
         assertThat(state(hostId)).isEqualTo("draining");
         jdbc.sql("UPDATE host SET last_heartbeat_at = now() - interval '31 seconds' WHERE id = ?").param(hostId).update();

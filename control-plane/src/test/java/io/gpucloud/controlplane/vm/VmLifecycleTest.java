@@ -345,6 +345,29 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(audit.violations()).isEmpty();
     }
 
+    @Test
+    void aVmWaitingForCapacityStartsAsSoonAsAHostIsUndrained() {
+        startHost("wf-host-drain", "wf-drain");
+        String admin = adminToken();
+        String hostId = jdbc.sql("SELECT id::text FROM host WHERE name = 'wf-host-drain'").query(String.class).single();
+        assertThat(call("POST", "/admin/api/v1/hosts/" + hostId + "/drain", admin, null).status()).isLessThan(300);
+        String waiting = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "drain-1", "gpuModel",
+                "H100-SXM5-80GB", "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-drain"))
+                .json().get("id").asString();
+        awaitCondition(() -> vm(admin, waiting).get("stateReason").asString("").startsWith("no capacity"),
+                "VM " + waiting + " to wait for capacity");
+        jdbc.sql("""
+                UPDATE strand SET schedule = now() + interval '10 minutes'
+                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
+                """).param(waiting).update();
+
+        assertThat(call("POST", "/admin/api/v1/hosts/" + hostId + "/undrain", admin, null).status()).isLessThan(300);
+        assertThat(awaitVmState(admin, waiting, "running").get("hostName").asString()).isEqualTo("wf-host-drain");
+        call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
+        awaitVmState(admin, waiting, "deleted");
+        assertThat(audit.violations()).isEmpty();
+    }
+
     private long runsOfLabel(String label) {
         return meters.find("gpucloud.workflow.label.duration").tag("prog", VmProg.NAME).tag("label", label).timers()
                 .stream().mapToLong(io.micrometer.core.instrument.Timer::count).sum();
