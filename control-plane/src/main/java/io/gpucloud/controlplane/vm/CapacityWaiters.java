@@ -2,6 +2,7 @@ package io.gpucloud.controlplane.vm;
 
 import io.gpucloud.controlplane.inventory.HostRegistry;
 import io.gpucloud.controlplane.workflow.StrandStore;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.context.event.EventListener;
@@ -20,17 +21,19 @@ public class CapacityWaiters {
 
     private final JdbcClient jdbc;
     private final StrandStore strands;
+    private final MeterRegistry meters;
 
-    public CapacityWaiters(JdbcClient jdbc, StrandStore strands) {
+    public CapacityWaiters(JdbcClient jdbc, StrandStore strands, MeterRegistry meters) {
         this.jdbc = jdbc;
         this.strands = strands;
+        this.meters = meters;
     }
 
     /** {@code vmId}, released in this transaction, gave back what it held on {@code hostId}. */
     void freed(UUID hostId, UUID vmId) {
         var vm = jdbc.sql("SELECT gpu_model, gpu_count FROM vm WHERE id = ?").param(vmId)
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).single();
-        wake(hostId, "w.gpu_model IS NOT DISTINCT FROM ?", (String) vm[0], (int) vm[1]);
+        wake("vm-deleted", hostId, "w.gpu_model IS NOT DISTINCT FROM ?", (String) vm[0], (int) vm[1]);
     }
 
     /** A host became ready: its free GPUs to VMs of its model, its CPUs to GPU-less VMs. */
@@ -38,11 +41,11 @@ public class CapacityWaiters {
     void hostReady(HostRegistry.HostReady event) {
         var host = jdbc.sql("SELECT gpu_model, total_gpus - used_gpus FROM host WHERE id = ?").param(event.hostId())
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).optional();
-        host.ifPresent(h -> wake(event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)", (String) h[0],
+        host.ifPresent(h -> wake("host-ready", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)", (String) h[0],
                 (int) h[1]));
     }
 
-    private void wake(UUID hostId, String sameModel, String gpuModel, int count) {
+    private void wake(String cause, UUID hostId, String sameModel, String gpuModel, int count) {
         List<UUID> waiting = jdbc.sql("""
                 SELECT (w.placement->>'strandId')::uuid FROM vm w
                  WHERE w.state = 'pending' AND w.placement->>'strandId' IS NOT NULL AND %s
@@ -51,5 +54,6 @@ public class CapacityWaiters {
                  LIMIT ?
                 """.formatted(sameModel)).params(gpuModel, hostId, Math.max(1, count)).query(UUID.class).list();
         strands.wakeAll(waiting);
+        meters.counter("gpucloud.vms.capacity.retries", "cause", cause).increment(waiting.size());
     }
 }

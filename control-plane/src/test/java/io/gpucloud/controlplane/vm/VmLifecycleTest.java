@@ -333,9 +333,12 @@ class VmLifecycleTest extends ControlPlaneTestBase {
                  WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
                 """).param(waiting).update();
 
+        double retried = meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-deleted").count();
         call("DELETE", "/admin/api/v1/vms/" + holder, admin, null);
         awaitVmState(admin, holder, "deleted");
         JsonNode running = awaitVmState(admin, waiting, "running");
+        assertThat(meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-deleted").count())
+                .isGreaterThan(retried);
         assertThat(running.get("hostName").asString()).isEqualTo("wf-host-cap");
         assertThat(running.get("gpuBdfs")).hasSize(8);
 
