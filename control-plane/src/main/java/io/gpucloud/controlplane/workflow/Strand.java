@@ -20,7 +20,8 @@ public final class Strand {
     private final Map<String, Object> stack;
     private final StrandStore store;
     // the strand's semaphores, read once per label run: the label holds the strand's row lock, and
-    // StrandStore.signal takes it before raising one, so none can appear while the label runs
+    // StrandStore.signal takes it (through wake) before its transaction commits, so one raised while
+    // the label runs is seen by the next run, which that signal's wake-up makes due
     private Set<String> semaphores;
 
     Strand(UUID id, String prog, String label, int tries, Map<String, Object> stack, StrandStore store) {
