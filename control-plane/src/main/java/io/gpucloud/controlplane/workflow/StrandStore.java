@@ -43,15 +43,16 @@ public class StrandStore {
 
     /**
      * Makes the strand due now, because something it waits for changed in this transaction (a job's
-     * result, a signal). Takes the strand's row lock first and keeps it until this transaction ends, as
-     * every label run does: a strand already due (napping on nothing, or between two labels of a hop)
-     * is then not run until this commits, so its next label sees the change. Without the lock, a label
-     * run that began before this commit saw nothing new and napped, and the wake-up, finding the strand
-     * due, did nothing: the change waited for the end of the nap (30 s for a job, an hour at running).
+     * result, a signal). The update matches the strand whether it naps or is due already, so it takes
+     * the strand's row lock and keeps it until this transaction ends, as every label run does. A label
+     * running now finishes first, and the update then sees its nap and ends it. A strand that was due
+     * already (napping on nothing, or between two labels of a hop) runs its next label only after this
+     * commits, so that label sees the change. A wake-up that matched napping strands only left a due
+     * strand unlocked: a label run that began before this commit saw nothing new and napped, and the
+     * change waited for the end of the nap (30 s for a job, an hour at running).
      */
     public void wake(UUID strandId) {
-        jdbc.sql("SELECT id FROM strand WHERE id = ? FOR NO KEY UPDATE").param(strandId).query(UUID.class).optional();
-        jdbc.sql("UPDATE strand SET schedule = now() WHERE id = ? AND exitval IS NULL AND schedule > now()")
+        jdbc.sql("UPDATE strand SET schedule = LEAST(schedule, now()) WHERE id = ? AND exitval IS NULL")
                 .param(strandId).update();
         notifyDispatchers();
     }
@@ -64,11 +65,11 @@ public class StrandStore {
         if (strandIds.isEmpty()) {
             return;
         }
-        UUID[] ids = strandIds.toArray(UUID[]::new);
-        jdbc.sql("SELECT id FROM strand WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE").param(ids)
-                .query(UUID.class).list();
-        jdbc.sql("UPDATE strand SET schedule = now() WHERE id = ANY(?) AND exitval IS NULL AND schedule > now()")
-                .param(ids).update();
+        jdbc.sql("""
+                UPDATE strand SET schedule = LEAST(schedule, now())
+                 WHERE id IN (SELECT id FROM strand WHERE id = ANY(?) AND exitval IS NULL ORDER BY id
+                              FOR NO KEY UPDATE)
+                """).param(strandIds.toArray(UUID[]::new)).update();
         notifyDispatchers();
     }
 
