@@ -322,16 +322,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         var second = new java.util.HashMap<>(board);
         second.put("name", "cap-2");
         String waiting = call("POST", "/admin/api/v1/vms", admin, second).json().get("id").asString();
-        JsonNode pending = awaitValue(() -> {
-            JsonNode v = vm(admin, waiting);
-            return v.get("stateReason").asString("").startsWith("no capacity") ? v : null;
-        }, "VM " + waiting + " to wait for capacity");
-        assertThat(pending.get("state").asString()).isEqualTo("pending");
-        // as if it had waited long: its backoff alone would keep it pending for ten minutes more
-        jdbc.sql("""
-                UPDATE strand SET schedule = now() + interval '10 minutes'
-                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
-                """).param(waiting).update();
+        awaitCapacityWithALongBackoff(admin, waiting);
 
         double retried = meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-deleted").count();
         call("DELETE", "/admin/api/v1/vms/" + holder, admin, null);
@@ -357,18 +348,29 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         String waiting = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "drain-1", "gpuModel",
                 "H100-SXM5-80GB", "gpuCount", 1, "vcpus", 4, "memoryMiB", 8192, "location", "wf-drain"))
                 .json().get("id").asString();
-        awaitCondition(() -> vm(admin, waiting).get("stateReason").asString("").startsWith("no capacity"),
-                "VM " + waiting + " to wait for capacity");
-        jdbc.sql("""
-                UPDATE strand SET schedule = now() + interval '10 minutes'
-                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
-                """).param(waiting).update();
+        awaitCapacityWithALongBackoff(admin, waiting);
 
         assertThat(call("POST", "/admin/api/v1/hosts/" + hostId + "/undrain", admin, null).status()).isLessThan(300);
         assertThat(awaitVmState(admin, waiting, "running").get("hostName").asString()).isEqualTo("wf-host-drain");
         call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
         awaitVmState(admin, waiting, "deleted");
         assertThat(audit.violations()).isEmpty();
+    }
+
+    /**
+     * Waits until the VM is pending for lack of capacity, then pushes its next try ten minutes out, as
+     * if it had waited long: from then on only a wake-up can bring it on within the test's wait.
+     */
+    private void awaitCapacityWithALongBackoff(String admin, String vmId) {
+        JsonNode pending = awaitValue(() -> {
+            JsonNode v = vm(admin, vmId);
+            return v.get("stateReason").asString("").startsWith("no capacity") ? v : null;
+        }, "VM " + vmId + " to wait for capacity");
+        assertThat(pending.get("state").asString()).isEqualTo("pending");
+        jdbc.sql("""
+                UPDATE strand SET schedule = now() + interval '10 minutes'
+                 WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
+                """).param(vmId).update();
     }
 
     private long runsOfLabel(String label) {

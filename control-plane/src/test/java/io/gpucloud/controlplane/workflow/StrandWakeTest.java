@@ -58,43 +58,38 @@ class StrandWakeTest extends ControlPlaneTestBase {
                 .query(UUID.class).single()).isEqualTo(id);
     }
 
-    @Test
-    void aStrandAlreadyDueRunsItsNextLabelOnlyAfterTheWakeUpCommits() throws Exception {
-        UUID id = dueStrandLeasedElsewhere();
-        CountDownLatch woken = new CountDownLatch(1);
+    /**
+     * Runs {@code change} in a transaction and, while that transaction is still open, checks that no
+     * label of the strand can begin; then lets it commit.
+     */
+    private void assertNoLabelBeginsUntilCommitted(UUID id, Runnable change) throws Exception {
+        CountDownLatch changed = new CountDownLatch(1);
         CountDownLatch commit = new CountDownLatch(1);
-        var waker = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
-            store.wake(id);
-            woken.countDown();
+        var open = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
+            change.run();
+            changed.countDown();
             await(commit);
         }));
         try {
-            assertThat(woken.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(changed.await(10, TimeUnit.SECONDS)).isTrue();
             assertNoLabelCanBegin(id);
         } finally {
             commit.countDown();
         }
-        waker.get(10, TimeUnit.SECONDS);
+        open.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aStrandAlreadyDueRunsItsNextLabelOnlyAfterTheWakeUpCommits() throws Exception {
+        UUID id = dueStrandLeasedElsewhere();
+        assertNoLabelBeginsUntilCommitted(id, () -> store.wake(id));
         assertALabelCanBegin(id);
     }
 
     @Test
     void aSignalToAStrandAlreadyDueIsSeenByItsNextLabel() throws Exception {
         UUID id = dueStrandLeasedElsewhere();
-        CountDownLatch raised = new CountDownLatch(1);
-        CountDownLatch commit = new CountDownLatch(1);
-        var signaller = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
-            store.signal(id, "destroy");
-            raised.countDown();
-            await(commit);
-        }));
-        try {
-            assertThat(raised.await(10, TimeUnit.SECONDS)).isTrue();
-            assertNoLabelCanBegin(id);
-        } finally {
-            commit.countDown();
-        }
-        signaller.get(10, TimeUnit.SECONDS);
+        assertNoLabelBeginsUntilCommitted(id, () -> store.signal(id, "destroy"));
         assertThat(store.semaphores(id)).containsExactly("destroy");
     }
 
