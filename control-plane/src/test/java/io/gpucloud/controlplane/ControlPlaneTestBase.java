@@ -1,5 +1,7 @@
 package io.gpucloud.controlplane;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.gpucloud.controlplane.tenancy.TokenService;
 import java.io.IOException;
 import java.net.URI;
@@ -80,6 +82,20 @@ public abstract class ControlPlaneTestBase {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** An RFC 9457 problem with this status, a type, title and detail, and no stack trace. */
+    protected static void assertProblem(Response r, int status) {
+        assertThat(r.status()).as(r.body()).isEqualTo(status);
+        assertThat(r.contentType()).as(r.body())
+                .startsWith("application/problem+json");
+        assertThat(r.json().get("status").asInt()).isEqualTo(status);
+        assertThat(r.json().get("type").asString())
+                .startsWith("https://gpucloud.dev/problems/");
+        assertThat(r.json().get("title").asString()).isNotBlank();
+        assertThat(r.json().get("detail").asString()).isNotBlank();
+        assertThat(r.body()).doesNotContain("Exception")
+                .doesNotContain("at io.gpucloud");
     }
 
     /** Polls until {@code probe} returns non-null (every 50 ms, at most 30 s) and returns that value. */

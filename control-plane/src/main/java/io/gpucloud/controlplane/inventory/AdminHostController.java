@@ -40,6 +40,14 @@ class AdminHostController {
         return queries.detail(hostId);
     }
 
+    /** An operator checked a suspect or quarantined device: placement may use it again. */
+    @org.springframework.web.bind.annotation.PostMapping("/{hostId}/devices/{bdf}/return-to-service")
+    HostDetail returnToService(@PathVariable UUID hostId, @PathVariable String bdf,
+                               @org.springframework.web.bind.annotation.RequestBody(required = false) StateChange body) {
+        registry.returnToService(hostId, bdf, body == null ? null : body.reason());
+        return queries.detail(hostId);
+    }
+
     @GetMapping
     Map<String, List<HostSummary>> list(@RequestParam Optional<String> state,
                                         @RequestParam Optional<String> gpuModel,

@@ -46,16 +46,48 @@ public class HostRegistry {
     }
 
     /**
-     * A host became {@code ready} (onboarded, undrained, back from maintenance or from being
-     * unreachable): it can take VMs again. Published in the transaction that changed its state.
+     * A host can take more VMs than before: it became {@code ready} (onboarded, undrained, back from
+     * being unreachable), or a GPU of a ready host returned to service. Published in the transaction
+     * that made the change.
      */
-    public record HostReady(UUID hostId) {
+    public record CapacityAdded(UUID hostId) {
     }
 
     private void becameReady(UUID hostId, String state) {
         if ("ready".equals(state)) {
-            events.publishEvent(new HostReady(hostId));
+            events.publishEvent(new CapacityAdded(hostId));
         }
+    }
+
+    /**
+     * Puts a device that placement avoids ({@code suspect} after a failed create, {@code quarantined}
+     * after a failed teardown) back in service, once an operator has checked it. Idempotent for a
+     * device already in service; a device the host no longer reports ({@code missing}) comes back only
+     * with a topology report that finds it.
+     */
+    @Transactional
+    public void returnToService(UUID hostId, String bdf, String reason) {
+        var device = jdbc.sql("""
+                SELECT d.health, h.state FROM pci_device d JOIN host h ON h.id = d.host_id
+                 WHERE d.host_id = ? AND d.bdf = ? FOR UPDATE OF d
+                """).params(hostId, bdf)
+                .query((rs, n) -> new String[] {rs.getString(1), rs.getString(2)}).optional()
+                .orElseThrow(() -> ApiException.notFound("Device", bdf));
+        switch (device[0]) {
+            case "ok" -> {
+                return;
+            }
+            case "missing" -> throw ApiException.conflict("device-missing", "Device " + bdf
+                    + " is missing from the host's last topology report; it returns when a report finds it.");
+            default -> { }
+        }
+        String note = "returned to service (was " + device[0] + ")" + (reason == null || reason.isBlank() ? ""
+                : ": " + reason);
+        jdbc.sql("UPDATE pci_device SET health = 'ok', health_changed_at = now(), health_reason = ? "
+                + "WHERE host_id = ? AND bdf = ?").params(note, hostId, bdf).update();
+        log.info("Device {} of host {} {}", bdf, hostId, note);
+        meters.counter("gpucloud.devices.returned.to.service", "was", device[0]).increment();
+        becameReady(hostId, device[1]);
     }
 
     /**

@@ -11,9 +11,10 @@ import org.springframework.stereotype.Component;
 
 /**
  * VMs that wait for capacity ({@code pending} at {@code wait_for_capacity}) try again with backoff,
- * up to a minute apart. When capacity appears (a VM is deleted, a host becomes ready) the ones that
- * could use it try again as soon as that commits instead. Not all of them: as many as there are GPUs
- * to take, at least one, because waking every waiting VM would only have most of them fail again.
+ * up to a minute apart. When capacity appears (a VM is deleted, a host becomes ready, a GPU returns
+ * to service) the ones that could use it try again as soon as that commits instead. Not all of them:
+ * as many as there are GPUs to take, at least one, because waking every waiting VM would only have
+ * most of them fail again.
  * Those that asked for the host's location come first (fewer hosts fit them), then the longest waiting.
  */
 @Component
@@ -36,12 +37,12 @@ public class CapacityWaiters {
         wake("vm-deleted", hostId, "w.gpu_model IS NOT DISTINCT FROM ?", (String) vm[0], (int) vm[1]);
     }
 
-    /** A host became ready: its free GPUs to VMs of its model, its CPUs to GPU-less VMs. */
+    /** A host can take more: its free GPUs to VMs of its model, its CPUs to GPU-less VMs. */
     @EventListener
-    void hostReady(HostRegistry.HostReady event) {
+    void capacityAdded(HostRegistry.CapacityAdded event) {
         var host = jdbc.sql("SELECT gpu_model, total_gpus - used_gpus FROM host WHERE id = ?").param(event.hostId())
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).optional();
-        host.ifPresent(h -> wake("host-ready", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)", (String) h[0],
+        host.ifPresent(h -> wake("host-capacity", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)", (String) h[0],
                 (int) h[1]));
     }
 

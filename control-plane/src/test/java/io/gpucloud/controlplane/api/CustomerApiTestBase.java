@@ -120,15 +120,6 @@ abstract class CustomerApiTestBase extends ControlPlaneTestBase {
         }
     }
 
-    static void assertProblem(Response r, int status) {
-        assertThat(r.status()).as(r.body()).isEqualTo(status);
-        assertThat(r.contentType()).as(r.body()).startsWith("application/problem+json");
-        assertThat(r.json().get("status").asInt()).isEqualTo(status);
-        assertThat(r.json().get("type").asString()).startsWith("https://gpucloud.dev/problems/");
-        assertThat(r.json().get("title").asString()).isNotBlank();
-        assertThat(r.json().get("detail").asString()).isNotBlank();
-        assertThat(r.body()).doesNotContain("Exception").doesNotContain("at io.gpucloud");
-    }
 
     static void assertFieldProblem(Response r, int status, String field) {
         assertProblem(r, status);

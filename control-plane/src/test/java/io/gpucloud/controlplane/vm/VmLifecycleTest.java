@@ -357,6 +357,46 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         assertThat(audit.violations()).isEmpty();
     }
 
+    @Test
+    void aSuspectGpuReturnedToServiceByAnOperatorTakesTheVmWaitingForIt() {
+        startHost("wf-host-rts", "wf-rts");
+        String admin = adminToken();
+        String hostId = jdbc.sql("SELECT id::text FROM host WHERE name = 'wf-host-rts'").query(String.class).single();
+        String bdf = jdbc.sql("SELECT min(bdf) FROM pci_device WHERE host_id = ?::uuid AND kind = 'gpu'").param(hostId)
+                .query(String.class).single();
+        // as a failed create leaves it (markSuspect): placement avoids the GPU, so no whole board is free
+        jdbc.sql("UPDATE pci_device SET health = 'suspect', health_reason = 'VM x failed in provision_on_host' "
+                + "WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf).update();
+        String waiting = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "rts-1", "gpuModel", "H100-SXM5-80GB",
+                "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384, "location", "wf-rts")).json().get("id").asString();
+        awaitCapacityWithALongBackoff(admin, waiting);
+
+        String path = "/admin/api/v1/hosts/" + hostId + "/devices/";
+        assertProblem(call("POST", path + "0000:ff:1f.7/return-to-service", admin, null), 404);
+        Response returned = call("POST", path + bdf + "/return-to-service", admin,
+                Map.of("reason", "reseated; dcgmi diag passed"));
+        assertThat(returned.status()).isEqualTo(200);
+        JsonNode gpu = null;
+        for (JsonNode d : returned.json().get("pciDevices")) {
+            gpu = d.get("bdf").asString().equals(bdf) ? d : gpu;
+        }
+        assertThat(gpu.get("health").asString()).isEqualTo("ok");
+        assertThat(jdbc.sql("SELECT health_reason FROM pci_device WHERE host_id = ?::uuid AND bdf = ?")
+                .params(hostId, bdf).query(String.class).single())
+                .isEqualTo("returned to service (was suspect): reseated; dcgmi diag passed");
+        assertThat(awaitVmState(admin, waiting, "running").get("gpuBdfs")).hasSize(8);
+        assertThat(call("POST", path + bdf + "/return-to-service", admin, null).status()).as("again: no change")
+                .isEqualTo(200);
+
+        call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
+        awaitVmState(admin, waiting, "deleted");
+        jdbc.sql("UPDATE pci_device SET health = 'missing' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf)
+                .update();
+        assertProblem(call("POST", path + bdf + "/return-to-service", admin, null), 409);
+        jdbc.sql("UPDATE pci_device SET health = 'ok' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf).update();
+        assertThat(audit.violations()).isEmpty();
+    }
+
     /**
      * Waits until the VM is pending for lack of capacity, then pushes its next try ten minutes out, as
      * if it had waited long: from then on only a wake-up can bring it on within the test's wait.

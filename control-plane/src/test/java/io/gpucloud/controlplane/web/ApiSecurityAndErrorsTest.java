@@ -19,14 +19,6 @@ class ApiSecurityAndErrorsTest extends ControlPlaneTestBase {
     @Autowired
     Projects projects;
 
-    private static void assertProblem(Response r, int status) {
-        assertThat(r.status()).as(r.body()).isEqualTo(status);
-        assertThat(r.contentType()).startsWith("application/problem+json");
-        assertThat(r.json().get("status").asInt()).isEqualTo(status);
-        assertThat(r.json().get("title").asString()).isNotBlank();
-        assertThat(r.body()).doesNotContain("Exception").doesNotContain("at io.gpucloud");
-    }
-
     @Test
     void adminApiRejectsMissingUnknownAndWrongKindsOfTokens() {
         assertProblem(call("GET", "/admin/api/v1/hosts", null, null), 401);
