@@ -74,7 +74,7 @@ class NodesController {
     @PostMapping("/console/admin/hosts/{id}/{action:drain|undrain|maintenance}")
     String act(@PathVariable String id, @PathVariable String action,
                @RequestParam Optional<String> reason, @AuthenticationPrincipal ConsoleUser me,
-               HttpServletRequest request, HttpServletResponse response, RedirectAttributes flash, Model model) {
+               HttpServletRequest request, RedirectAttributes flash) {
         UUID host = hostId(id);
         String why = reason.filter(r -> !r.isBlank()).map(String::strip).orElse(null);
         String result;
@@ -96,20 +96,53 @@ class NodesController {
             result = "rejected";
             status = e.status().value();
         }
+        record(me, "host." + action, host, request, result, status, why, null);
+        return "redirect:/console/admin/hosts/" + host;
+    }
+
+    /** A suspect or quarantined GPU an operator checked goes back into service (as the admin API's action). */
+    @PostMapping("/console/admin/hosts/{id}/devices/{bdf}/return-to-service")
+    String returnToService(@PathVariable String id, @PathVariable String bdf,
+                           @RequestParam Optional<String> reason, @AuthenticationPrincipal ConsoleUser me,
+                           HttpServletRequest request, RedirectAttributes flash) {
+        UUID host = hostId(id);
+        queries.node(host).orElseThrow(() -> noNode(id));
+        String why = reason.filter(r -> !r.isBlank()).map(String::strip).orElse(null);
+        String result;
+        int status;
+        try {
+            registry.returnToService(host, bdf, why);
+            flash.addFlashAttribute("flash", "GPU " + bdf + " is back in service: placement gives it to VMs again.");
+            result = "succeeded";
+            status = 303;
+        } catch (ApiException e) {
+            flash.addFlashAttribute("flashError", e.getMessage());
+            result = "rejected";
+            status = e.status().value();
+        }
+        record(me, "device.return-to-service", host, request, result, status, why, bdf);
+        return "redirect:/console/admin/hosts/" + host;
+    }
+
+    // refused and failed attempts are recorded as well as successes; a failure to record is logged, not shown
+    private void record(ConsoleUser me, String action, UUID host, HttpServletRequest request, String result,
+                        int status, String reason, String device) {
         try {
             Map<String, Object> detail = new LinkedHashMap<>();
             detail.put("status", status);
             detail.put("method", "POST");
             detail.put("path", request.getRequestURI());
-            if (why != null) {
-                detail.put("reason", why);
+            if (device != null) {
+                detail.put("device", device);
             }
-            audit.record(new AuditLog.Event(me.asAdmin(), "host." + action, "host", host.toString(),
+            if (reason != null) {
+                detail.put("reason", reason);
+            }
+            audit.record(new AuditLog.Event(me.asAdmin(), action, "host", host.toString(),
                     request.getRemoteAddr(), result, detail));
         } catch (RuntimeException e) {
-            log.error("Could not write the audit event for {} of host {}", action, id, e);
+            log.error("Could not write the audit event for {} of host {}", action, host, e);
         }
-        return "redirect:/console/admin/hosts/" + host;
     }
 
     private static UUID hostId(String id) {

@@ -179,6 +179,40 @@ class NodePagesTest extends ConsoleTestBase {
     }
 
     @Test
+    void aQuarantinedGpuIsReturnedToServiceFromItsCard() {
+        awaitDemoFleetReady();
+        String id = hostId("demo-b200-1");
+        String bdf = jdbc.sql("SELECT max(bdf) FROM pci_device WHERE host_id = ?::uuid AND kind = 'gpu' AND vm_id IS NULL "
+                + "AND health = 'ok'").param(id).query(String.class).single();
+        // as a failed teardown leaves it (VmProg.quarantine)
+        jdbc.sql("UPDATE pci_device SET health = 'quarantined', health_reason = 'teardown of VM x failed' "
+                + "WHERE host_id = ?::uuid AND bdf = ?").params(id, bdf).update();
+        signInAsAdmin();
+        try {
+            page.navigate(url("/console/admin/hosts/" + id));
+            Locator card = page.locator("#board article.gpu[data-bdf='" + bdf + "']");
+            assertThat(card.locator(".badge").textContent()).isEqualTo("quarantined");
+            assertThat(page.locator("#board form.return-to-service").count()).as("only the quarantined card")
+                    .isEqualTo(1);
+            card.locator("input[name=reason]").fill("reseated; dcgmi diag -r 3 passed");
+            card.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Return to service")).click();
+            page.waitForLoadState();
+            assertThat(page.locator("#flash").textContent()).contains("back in service");
+            assertThat(page.locator("#board article.gpu[data-bdf='" + bdf + "'] .badge").textContent())
+                    .isEqualTo("ok");
+            assertThat(jdbc.sql("SELECT health_reason FROM pci_device WHERE host_id = ?::uuid AND bdf = ?")
+                    .params(id, bdf).query(String.class).single())
+                    .isEqualTo("returned to service (was quarantined): reseated; dcgmi diag -r 3 passed");
+            assertThat(jdbc.sql("SELECT count(*) FROM audit_event WHERE action = 'device.return-to-service' "
+                    + "AND target_id = ? AND result = 'succeeded' AND actor LIKE '%console:" + ADMIN_EMAIL + "%'")
+                    .param(id).query(Long.class).single()).isEqualTo(1);
+        } finally {
+            jdbc.sql("UPDATE pci_device SET health = 'ok', health_reason = NULL WHERE host_id = ?::uuid AND bdf = ?")
+                    .params(id, bdf).update();
+        }
+    }
+
+    @Test
     void whileTheModeIsSwitchingTheHeaderRefreshesItself() {
         awaitDemoFleetReady();
         String id = hostId("demo-b200-1");
