@@ -53,7 +53,7 @@ public class HostRegistry {
     public record CapacityAdded(UUID hostId) {
     }
 
-    private void becameReady(UUID hostId, String state) {
+    private void capacityAddedIfReady(UUID hostId, String state) {
         if ("ready".equals(state)) {
             events.publishEvent(new CapacityAdded(hostId));
         }
@@ -87,7 +87,7 @@ public class HostRegistry {
                 + "WHERE host_id = ? AND bdf = ?").params(note, hostId, bdf).update();
         log.info("Device {} of host {} {}", bdf, hostId, note);
         meters.counter("gpucloud.devices.returned.to.service", "was", device[0]).increment();
-        becameReady(hostId, device[1]);
+        capacityAddedIfReady(hostId, device[1]);
     }
 
     /**
@@ -170,7 +170,7 @@ public class HostRegistry {
                 .params(hostId, VM_WAITING_FOR_HOST, hostId, workerVersion, hostId)
                 .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
                 .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
-        becameReady(hostId, returned.state());
+        capacityAddedIfReady(hostId, returned.state());
         return returned;
     }
 
@@ -273,7 +273,7 @@ public class HostRegistry {
         }
         jdbc.sql("UPDATE host SET state = ?, state_reason = ?, state_changed_at = now() WHERE id = ?")
                 .params(target, reason, hostId).update();
-        becameReady(hostId, target);
+        capacityAddedIfReady(hostId, target);
     }
 
     private void settleStateAfterReport(UUID hostId, HostTopology topology) {
@@ -292,7 +292,8 @@ public class HostRegistry {
                        resume_state = NULL, state_reason = NULL, state_changed_at = now()
                  WHERE id = ? AND state IN ('onboarding', 'unreachable')
                 RETURNING state
-                """).param(hostId).query(String.class).optional().ifPresent(state -> becameReady(hostId, state));
+                """).param(hostId).query(String.class).optional()
+                .ifPresent(state -> capacityAddedIfReady(hostId, state));
     }
 
     private static HostTopology validate(HostTopology t) {

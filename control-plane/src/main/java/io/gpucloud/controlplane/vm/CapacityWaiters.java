@@ -42,8 +42,8 @@ public class CapacityWaiters {
     void capacityAdded(HostRegistry.CapacityAdded event) {
         var host = jdbc.sql("SELECT gpu_model, total_gpus - used_gpus FROM host WHERE id = ?").param(event.hostId())
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).optional();
-        host.ifPresent(h -> wake("host-capacity", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)", (String) h[0],
-                (int) h[1]));
+        host.ifPresent(h -> wake("host-capacity", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)",
+                (String) h[0], (int) h[1]));
     }
 
     private void wake(String cause, UUID hostId, String sameModel, String gpuModel, int count) {

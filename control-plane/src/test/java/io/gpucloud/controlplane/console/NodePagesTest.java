@@ -182,8 +182,8 @@ class NodePagesTest extends ConsoleTestBase {
     void aQuarantinedGpuIsReturnedToServiceFromItsCard() {
         awaitDemoFleetReady();
         String id = hostId("demo-b200-1");
-        String bdf = jdbc.sql("SELECT max(bdf) FROM pci_device WHERE host_id = ?::uuid AND kind = 'gpu' AND vm_id IS NULL "
-                + "AND health = 'ok'").param(id).query(String.class).single();
+        String bdf = jdbc.sql("SELECT max(bdf) FROM pci_device WHERE host_id = ?::uuid AND kind = 'gpu' "
+                + "AND vm_id IS NULL AND health = 'ok'").param(id).query(String.class).single();
         // as a failed teardown leaves it (VmProg.quarantine)
         jdbc.sql("UPDATE pci_device SET health = 'quarantined', health_reason = 'teardown of VM x failed' "
                 + "WHERE host_id = ?::uuid AND bdf = ?").params(id, bdf).update();

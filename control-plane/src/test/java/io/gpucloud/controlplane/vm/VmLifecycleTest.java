@@ -393,7 +393,8 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         jdbc.sql("UPDATE pci_device SET health = 'missing' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf)
                 .update();
         assertProblem(call("POST", path + bdf + "/return-to-service", admin, null), 409);
-        jdbc.sql("UPDATE pci_device SET health = 'ok' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf).update();
+        jdbc.sql("UPDATE pci_device SET health = 'ok' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf)
+                .update();
         assertThat(audit.violations()).isEmpty();
     }
 

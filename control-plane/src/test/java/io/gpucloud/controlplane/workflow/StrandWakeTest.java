@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.gpucloud.controlplane.ControlPlaneTestBase;
+import java.time.OffsetDateTime;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -100,10 +101,10 @@ class StrandWakeTest extends ControlPlaneTestBase {
         tx.executeWithoutResult(status -> store.wake(id));
         assertThat(jdbc.sql("SELECT schedule <= now() FROM strand WHERE id = ?").param(id).query(Boolean.class)
                 .single()).isTrue();
-        var before = jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(java.time.OffsetDateTime.class)
+        var before = jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(OffsetDateTime.class)
                 .single();
         tx.executeWithoutResult(status -> store.wake(id));
-        assertThat(jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(java.time.OffsetDateTime.class)
+        assertThat(jdbc.sql("SELECT schedule FROM strand WHERE id = ?").param(id).query(OffsetDateTime.class)
                 .single()).as("a due strand keeps its place in the queue").isEqualTo(before);
     }
 
