@@ -202,18 +202,15 @@ public class Dispatcher implements SmartLifecycle {
 
     private void apply(Strand strand, Outcome outcome) {
         String stack = store.writeStack(strand.stack());
+        if (outcome instanceof Outcome.Nap nap) {
+            outcome = Outcome.napAt(strand.label(), nap.duration()); // a nap stays at the label it is at
+        }
         if (outcome instanceof Outcome.Hop hop) {
             jdbc.sql("""
                     UPDATE strand SET label = ?, stack = ?::jsonb, schedule = now(), try = 0, last_error = NULL,
                            label_entered_at = CASE WHEN label = ? THEN label_entered_at ELSE now() END
                      WHERE id = ?
                     """).params(hop.label(), stack, hop.label(), strand.id()).update();
-        } else if (outcome instanceof Outcome.Nap nap) {
-            jdbc.sql("""
-                    UPDATE strand SET stack = ?::jsonb, schedule = now() + make_interval(secs => ?), try = 0,
-                           last_error = NULL, lease_until = NULL, lease_owner = NULL
-                     WHERE id = ?
-                    """).params(stack, nap.duration().toMillis() / 1000.0, strand.id()).update();
         } else if (outcome instanceof Outcome.NapAt napAt) {
             jdbc.sql("""
                     UPDATE strand SET label = ?, stack = ?::jsonb, schedule = now() + make_interval(secs => ?), try = 0,
