@@ -115,7 +115,7 @@ final class BoardResolver {
         Optional<PlatformRule> rule = catalog.match(gpuModel, gpus.size(), nvswitches);
         if (rule.isEmpty() && catalog.isBoardGpu(gpuModel)) {
             problems.add(DiscoveryProblem.warning("platform-unrecognized", gpuModel,
-                    gpus.size() + " " + gpuModel + " GPUs with NVSwitches " + nvswitches
+                    count(gpus.size(), gpuModel + " GPU") + " and " + nvswitchesInWords(nvswitches)
                             + " match no HGX board; treated as a PCIe GPU host without fabric"));
         }
         return rule;
@@ -251,5 +251,19 @@ final class BoardResolver {
             }
         }
         return List.copyOf(byId.values());
+    }
+
+    /** "1 H200-SXM-141GB GPU", "7 H100-SXM5-80GB GPUs". */
+    private static String count(int n, String what) {
+        return n + " " + what + (n == 1 ? "" : "s");
+    }
+
+    /** "no NVSwitch", "3 NVSwitch-Gen3", in model order so the message is stable. */
+    private static String nvswitchesInWords(Map<String, Integer> nvswitches) {
+        if (nvswitches.isEmpty()) {
+            return "no NVSwitch";
+        }
+        return new TreeMap<>(nvswitches).entrySet().stream().map(e -> e.getValue() + " " + e.getKey())
+                .collect(Collectors.joining(", "));
     }
 }

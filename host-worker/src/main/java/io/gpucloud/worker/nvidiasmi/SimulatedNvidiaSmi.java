@@ -449,7 +449,7 @@ public final class SimulatedNvidiaSmi implements NvidiaSmi {
         switch (spelling) {
             case MODULE_ID_UPPER_CASE -> t.kv(1, "Module ID", moduleId);
             case MODULE_ID -> t.kv(1, "Module Id", moduleId);
-            case PLATFORM_INFO -> {
+            case PLATFORM_INFO, R580 -> {
                 t.section(1, "Platform Info");
                 t.kv(2, "Chassis Serial Number", "N/A");
                 t.kv(2, "Slot Number", "N/A");
@@ -472,9 +472,13 @@ public final class SimulatedNvidiaSmi implements NvidiaSmi {
         t.section(1, "GPU Virtualization Mode");
         t.kv(2, "Virtualization Mode", "None");
         t.kv(2, "Host VGPU Mode", "N/A");
-        t.section(1, "GPU Reset Status");
-        t.kv(2, "Reset Required", "No");
-        t.kv(2, "Drain and Reset Recommended", "No");
+        if (spelling == ModuleIdSpelling.R580) {
+            t.kv(1, "GPU Recovery Action", "None");
+        } else {
+            t.section(1, "GPU Reset Status");
+            t.kv(2, "Reset Required", "No");
+            t.kv(2, "Drain and Reset Recommended", "No");
+        }
         t.kv(1, "GSP Firmware Version", spelling.driverVersion());
         t.section(1, "PCI");
         t.kv(2, "Bus", String.format(Locale.ROOT, "0x%02X", Bdf.bus(g.bdf())));
@@ -508,7 +512,12 @@ public final class SimulatedNvidiaSmi implements NvidiaSmi {
         t.kv(2, "GPU Current Temp", "31 C");
         t.kv(2, "GPU T.Limit Temp", "56 C");
         t.section(1, "GPU Power Readings");
-        t.kv(2, "Power Draw", "71.52 W");
+        if (spelling == ModuleIdSpelling.R580) {
+            t.kv(2, "Average Power Draw", "71.40 W");
+            t.kv(2, "Instantaneous Power Draw", "71.52 W");
+        } else {
+            t.kv(2, "Power Draw", "71.52 W");
+        }
         t.kv(2, "Current Power Limit", "700.00 W");
         t.kv(1, "Processes", "None");
     }

@@ -149,6 +149,24 @@ final class SysfsTreeWriter {
             file(huge2m.resolve("free_hugepages"), "0\n");
             file(huge2m.resolve("surplus_hugepages"), "0\n");
         }
+        file("proc/meminfo", procMeminfo(sockets));
+    }
+
+    /** The kernel's whole-machine count: the nodes' memory together, as on a real server. */
+    private String procMeminfo(int nodes) {
+        long total = layout.memoryPerNodeKiB * nodes;
+        long huge = layout.hugepages1gPerNode * (long) nodes;
+        long free = total - huge * 1024L * 1024L - 3_145_728L * nodes;
+        return String.format(Locale.ROOT, """
+                MemTotal:       %1$d kB
+                MemFree:        %2$d kB
+                MemAvailable:   %2$d kB
+                HugePages_Total:   %3$d
+                HugePages_Free:    %3$d
+                HugePages_Rsvd:        0
+                HugePages_Surp:        0
+                Hugepagesize:       2048 kB
+                """, total, free, huge);
     }
 
     private String meminfo(int node) {

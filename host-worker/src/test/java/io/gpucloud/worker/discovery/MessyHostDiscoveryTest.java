@@ -295,7 +295,9 @@ class MessyHostDiscoveryTest {
         HostTopology t = host.discover();
         assertThat(t.platform()).isEqualTo(Platform.PCIE_GPU);
         assertThat(t.partitions()).isEmpty();
-        assertThat(problems(t, "platform-unrecognized")).singleElement();
+        assertThat(problems(t, "platform-unrecognized")).singleElement()
+                .extracting(DiscoveryProblem::message).isEqualTo("8 H100-SXM5-80GB GPUs and no NVSwitch match no HGX "
+                        + "board; treated as a PCIe GPU host without fabric");
     }
 
     @Test
