@@ -240,7 +240,8 @@ public final class SimulatedNvidiaSmi implements NvidiaSmi {
     private CommandResult migCommand(List<String> a, Gpu gpu, int index) {
         MigState st = state(gpu.bdf());
         if (migGpu(gpu).isEmpty() || !st.current) {
-            return new CommandResult(EXIT_NOT_FOUND, "No MIG-enabled devices found.\n", "");
+            // A real H200 with MIG off answered the listing with exit 0 (fixture nvidia-smi-probes.txt).
+            return new CommandResult(a.contains("-lgi") ? 0 : EXIT_NOT_FOUND, "No MIG-enabled devices found.\n", "");
         }
         MigGpu model = migGpu(gpu).orElseThrow();
         if (a.contains("-lgi")) {
