@@ -200,13 +200,19 @@ public class JobQueue implements org.springframework.context.SmartLifecycle {
      * Withdraws a job that no live worker holds (never taken, or its lease ran out): it fails with
      * {@code reason} (error code {@code worker-absent}) and is never offered again. False if a worker
      * holds it (or it already ended): then it runs to its own result.
+     *
+     * <p>A job whose row is locked right now is being leased or reported, so it is not withdrawn either:
+     * waiting for that lock would deadlock a late report, which holds the job and then wakes the strand,
+     * against the caller's label, which holds the strand.
      */
     @Transactional
     public boolean withdrawUntaken(UUID jobId, String reason) {
         JobResult result = new JobResult(false, java.util.List.of(), reason, "worker-absent", Map.of());
         return jdbc.sql("""
                 UPDATE worker_job SET state = 'failed', result = ?::jsonb, finished_at = now(), lease_until = NULL
-                 WHERE id = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < now()))
+                 WHERE id = (SELECT id FROM worker_job
+                              WHERE id = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < now()))
+                              FOR UPDATE SKIP LOCKED)
                 """).params(json.writeValueAsString(result), jobId).update() == 1;
     }
 

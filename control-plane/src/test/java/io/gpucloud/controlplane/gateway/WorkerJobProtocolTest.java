@@ -11,9 +11,13 @@ import io.gpucloud.protocol.job.JobResult;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * A worker reports a job's result and, in the same request ({@code result?next=N}), waits for its
@@ -26,6 +30,8 @@ class WorkerJobProtocolTest extends ControlPlaneTestBase {
 
     @Autowired
     JobQueue jobQueue;
+    @Autowired
+    TransactionTemplate tx;
 
     private String hostId;
     private String credential;
@@ -129,5 +135,43 @@ class WorkerJobProtocolTest extends ControlPlaneTestBase {
             assertThat(r.body()).contains("next");
         }
         assertThat(state(first)).isEqualTo("leased");
+    }
+
+    /**
+     * A late report holds the job's row and then wants the strand; the label withdrawing the job holds
+     * the strand. Withdrawing must not wait for the report, or the two deadlock.
+     */
+    @Test
+    void aJobBeingReportedIsNotWithdrawnAndTheWithdrawalDoesNotWait() throws Exception {
+        UUID job = enqueue();
+        call("POST", "/worker/v1/hosts/" + hostId + "/jobs/lease?wait=0", credential, null);
+        jdbc.sql("UPDATE worker_job SET lease_until = now() - interval '1 minute' WHERE id = ?").param(job).update();
+
+        CountDownLatch locked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        var report = CompletableFuture.runAsync(() -> tx.executeWithoutResult(status -> {
+            jdbc.sql("SELECT id FROM worker_job WHERE id = ? FOR NO KEY UPDATE").param(job).query(UUID.class).single();
+            locked.countDown();
+            try {
+                release.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        try {
+            assertThat(locked.await(10, TimeUnit.SECONDS)).isTrue();
+            var withdrawn = CompletableFuture.supplyAsync(() -> jobQueue.withdrawUntaken(job, "worker away"));
+            assertThat(withdrawn.get(5, TimeUnit.SECONDS)).isFalse();
+            assertThat(state(job)).isEqualTo("leased");
+        } finally {
+            release.countDown();
+        }
+        report.get(10, TimeUnit.SECONDS);
+
+        // with nobody on it, the expired lease is withdrawn as before
+        assertThat(jobQueue.withdrawUntaken(job, "worker away")).isTrue();
+        assertThat(state(job)).isEqualTo("failed");
+        assertThat(jdbc.sql("SELECT result->>'errorCode' FROM worker_job WHERE id = ?").param(job)
+                .query(String.class).single()).isEqualTo("worker-absent");
     }
 }
