@@ -12,7 +12,8 @@ import org.springframework.stereotype.Component;
 /**
  * VMs that wait for capacity ({@code pending} at {@code wait_for_capacity}) try again with backoff,
  * up to a minute apart. When capacity appears (a VM is deleted, a host becomes ready, a GPU returns
- * to service) the ones that could use it try again as soon as that commits instead. Not all of them:
+ * to service, a failed create is rolled back) the ones that could use it try again as soon as that
+ * commits instead. Not all of them:
  * as many as there are GPUs to take, at least one, because waking every waiting VM would only have
  * most of them fail again.
  * Those that asked for the host's location come first (fewer hosts fit them), then the longest waiting.
@@ -30,11 +31,23 @@ public class CapacityWaiters {
         this.meters = meters;
     }
 
-    /** {@code vmId}, released in this transaction, gave back what it held on {@code hostId}. */
-    void freed(UUID hostId, UUID vmId) {
+    /** {@code vmId}, deleted in this transaction, gave back what it held on {@code hostId}. */
+    void deleted(UUID hostId, UUID vmId) {
+        freed("vm-deleted", hostId, vmId);
+    }
+
+    /**
+     * {@code vmId}'s create failed and was rolled back in this transaction: what it held on {@code hostId},
+     * less any GPU now suspect, is free again, whether the VM ends there or waits to try again.
+     */
+    void rolledBack(UUID hostId, UUID vmId) {
+        freed("vm-rolled-back", hostId, vmId);
+    }
+
+    private void freed(String cause, UUID hostId, UUID vmId) {
         var vm = jdbc.sql("SELECT gpu_model, gpu_count FROM vm WHERE id = ?").param(vmId)
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).single();
-        wake("vm-deleted", hostId, "w.gpu_model IS NOT DISTINCT FROM ?", (String) vm[0], (int) vm[1]);
+        wake(cause, hostId, "w.gpu_model IS NOT DISTINCT FROM ? AND w.id <> ?", (int) vm[1], vm[0], vmId);
     }
 
     /** A host can take more: its free GPUs to VMs of its model, its CPUs to GPU-less VMs. */
@@ -43,17 +56,21 @@ public class CapacityWaiters {
         var host = jdbc.sql("SELECT gpu_model, total_gpus - used_gpus FROM host WHERE id = ?").param(event.hostId())
                 .query((rs, n) -> new Object[] {rs.getString(1), rs.getInt(2)}).optional();
         host.ifPresent(h -> wake("host-capacity", event.hostId(), "(w.gpu_model IS NULL OR w.gpu_model = ?)",
-                (String) h[0], (int) h[1]));
+                (int) h[1], h[0]));
     }
 
-    private void wake(String cause, UUID hostId, String sameModel, String gpuModel, int count) {
+    /** {@code which} is a condition on the waiting VM {@code w}; {@code whichParams} fill its placeholders. */
+    private void wake(String cause, UUID hostId, String which, int count, Object... whichParams) {
+        List<Object> params = new java.util.ArrayList<>(List.of(whichParams));
+        params.add(hostId);
+        params.add(Math.max(1, count));
         List<UUID> waiting = jdbc.sql("""
                 SELECT (w.placement->>'strandId')::uuid FROM vm w
                  WHERE w.state = 'pending' AND w.placement->>'strandId' IS NOT NULL AND %s
                    AND (w.location IS NULL OR w.location = (SELECT location FROM host WHERE id = ?))
                  ORDER BY w.location IS NULL, w.created_at
                  LIMIT ?
-                """.formatted(sameModel)).params(gpuModel, hostId, Math.max(1, count)).query(UUID.class).list();
+                """.formatted(which)).params(params).query(UUID.class).list();
         strands.wakeAll(waiting);
         meters.counter("gpucloud.vms.capacity.retries", "cause", cause).increment(waiting.size());
     }

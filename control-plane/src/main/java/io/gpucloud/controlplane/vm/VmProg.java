@@ -39,7 +39,8 @@ import org.springframework.stereotype.Component;
  *   DEACTIVATE_PARTITION (if partitioned) → REBIND_HOST_DRIVER → RESET_GPUS, every step run even after
  *   one fails
  * failure while provisioning: rollback → rollback_on_host (a TEARDOWN like destroy's, without the final
- *   reset: the next create resets the GPUs first) → rollback_release → retry elsewhere (bounded) or failed
+ *   reset: the next create resets the GPUs first) → rollback_release (VMs waiting for what it gave back
+ *   try again now) → retry elsewhere (bounded) or failed
  * host restarted (signal "restore" from the worker's reconcile report, while running or stopped):
  *   restore_partition → restore_vfio → restore_domain → restore_start (only if it should run) → running/stopped
  * </pre>
@@ -286,7 +287,7 @@ public class VmProg implements Prog {
         placement.release(vmId(s));
         setState(s, "deleted", null);
         jdbc.sql("UPDATE vm SET deleted_at = now() WHERE id = ?").param(vmId(s)).update();
-        capacityWaiters.freed(s.uuid("hostId"), vmId(s));
+        capacityWaiters.deleted(s.uuid("hostId"), vmId(s));
         return Outcome.exit("deleted");
     }
 
@@ -302,6 +303,7 @@ public class VmProg implements Prog {
 
     private Outcome rollbackRelease(Strand s) {
         placement.release(vmId(s));
+        capacityWaiters.rolledBack(s.uuid("hostId"), vmId(s));
         s.put("hostId", null);
         int attempt = s.integer("attempt", 0);
         String reason = s.string("failure");

@@ -47,6 +47,8 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     private final Map<JobKind, Integer> failuresToInject = new ConcurrentHashMap<>();
     /** While set, the host holds every START_DOMAIN until it is counted down (a slow boot). */
     private volatile CountDownLatch startHeld;
+    /** What an injected failure says went wrong: a device's fault by default, which makes its GPUs suspect. */
+    private volatile String injectedErrorCode = "partition-conflict";
 
     @AfterEach
     void stopAgents() {
@@ -72,7 +74,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
             if (left != null && left >= 0) {
                 return new JobResult(false, List.of(new JobResult.Step("fmpm -a " + job.partitionId(),
                         "fmpm -a " + job.partitionId(), 249, "Failed to activate partition. fmReturn: -7", 3, false)),
-                        "an overlapping partition is active", "partition-conflict", Map.of());
+                        "an overlapping partition is active", injectedErrorCode, Map.of());
             }
             return new JobResult(true, List.of(new JobResult.Step(job.kind().name(), "sim", 0, "", 1, true)), null,
                     null, Map.of());
@@ -336,6 +338,48 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
         awaitVmState(admin, waiting, "deleted");
         assertThat(heldBy(waiting)).isZero();
+        assertThat(audit.violations()).isEmpty();
+    }
+
+    @Test
+    void aVmWaitingForCapacityTakesTheGpusOfAFailedCreateAtOnce() {
+        startHost("wf-host-rb", "wf-rb");
+        String admin = adminToken();
+        Map<String, Object> board = Map.of("gpuModel", "H100-SXM5-80GB", "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384,
+                "location", "wf-rb");
+        CountDownLatch boot = new CountDownLatch(1);
+        startHeld = boot;
+        injectedErrorCode = "libvirt-error"; // the domain's fault, not the GPUs': they stay healthy
+        failuresToInject.put(JobKind.START_DOMAIN, 1);
+        try {
+            var first = new java.util.HashMap<>(board);
+            first.put("name", "rb-1");
+            String failing = call("POST", "/admin/api/v1/vms", admin, first).json().get("id").asString();
+            awaitCondition(() -> kindsFor(failing).contains(JobKind.START_DOMAIN), "the first VM's boot under way");
+            var second = new java.util.HashMap<>(board);
+            second.put("name", "rb-2");
+            String waiting = call("POST", "/admin/api/v1/vms", admin, second).json().get("id").asString();
+            awaitCapacityWithALongBackoff(admin, waiting);
+
+            // the boot fails; the create rolls back and, deleted meanwhile, ends there
+            double retried = meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-rolled-back").count();
+            assertThat(call("DELETE", "/admin/api/v1/vms/" + failing, admin, null).status()).isEqualTo(202);
+            boot.countDown();
+            assertThat(awaitVmState(admin, failing, "deleted").get("stateReason").asString())
+                    .startsWith("deleted while provisioning failed");
+            JsonNode running = awaitVmState(admin, waiting, "running");
+            assertThat(running.get("gpuBdfs")).hasSize(8);
+            assertThat(meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-rolled-back").count())
+                    .isGreaterThan(retried);
+            assertThat(heldBy(failing)).isZero();
+
+            call("DELETE", "/admin/api/v1/vms/" + waiting, admin, null);
+            awaitVmState(admin, waiting, "deleted");
+        } finally {
+            startHeld = null;
+            boot.countDown();
+            injectedErrorCode = "partition-conflict";
+        }
         assertThat(audit.violations()).isEmpty();
     }
 
