@@ -3,6 +3,8 @@ package io.gpucloud.controlplane.vm;
 import io.gpucloud.controlplane.inventory.HostRegistry;
 import io.gpucloud.controlplane.workflow.StrandStore;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.context.event.EventListener;
@@ -61,7 +63,7 @@ public class CapacityWaiters {
 
     /** {@code which} is a condition on the waiting VM {@code w}; {@code whichParams} fill its placeholders. */
     private void wake(String cause, UUID hostId, String which, int count, Object... whichParams) {
-        List<Object> params = new java.util.ArrayList<>(List.of(whichParams));
+        List<Object> params = new ArrayList<>(Arrays.asList(whichParams)); // a GPU-less VM's model is null
         params.add(hostId);
         params.add(Math.max(1, count));
         List<UUID> waiting = jdbc.sql("""
