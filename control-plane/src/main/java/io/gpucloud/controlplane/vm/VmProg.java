@@ -92,6 +92,12 @@ public class VmProg implements Prog {
         return NAME;
     }
 
+    /** A VM runs, stays stopped or waits for capacity for as long as it takes. */
+    @Override
+    public Set<String> restingLabels() {
+        return Set.of("running", "stopped", "wait_for_capacity");
+    }
+
     @Override
     public Outcome run(String label, Strand s) {
         return switch (label) {

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -39,6 +40,8 @@ public class Dispatcher implements SmartLifecycle {
     private final WorkflowProperties properties;
     private final MeterRegistry meters;
     private final Map<String, Prog> progs;
+    /** The progs' resting labels as a PostgreSQL text array literal: {vm.running,...}. */
+    private final String restingLabels;
     private final String owner;
     private final AtomicBoolean running = new AtomicBoolean();
     private final Object wakeup = new Object();
@@ -62,6 +65,8 @@ public class Dispatcher implements SmartLifecycle {
         this.properties = properties;
         this.meters = meters;
         this.progs = progs.stream().collect(Collectors.toMap(Prog::name, Function.identity()));
+        this.restingLabels = "{" + progs.stream().flatMap(p -> p.restingLabels().stream().map(l -> p.name() + "." + l))
+                .sorted().collect(Collectors.joining(",")) + "}";
         this.owner = ManagementFactory.getRuntimeMXBean().getName() + "/" + UUID.randomUUID().toString().substring(0, 8);
         meters.gauge("gpucloud.workflow.lag.seconds", lagMillis, v -> v.get() / 1000.0);
         meters.gauge("gpucloud.workflow.stuck", stuck, AtomicLong::get);
@@ -228,10 +233,16 @@ public class Dispatcher implements SmartLifecycle {
     }
 
     private void recordFailure(UUID id, RuntimeException e) {
-        String label = jdbc.sql("SELECT prog || '.' || label FROM strand WHERE id = ?").param(id)
-                .query(String.class).optional().orElse("?");
+        // the label's own MDC is gone with its transaction; the operator reading this line needs the VM and host
+        String[] where = jdbc.sql("SELECT prog || '.' || label, stack->>'vmId', stack->>'hostId' FROM strand WHERE id = ?")
+                .param(id).query((rs, n) -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)})
+                .optional().orElse(new String[] {"?", null, null});
+        String label = where[0];
         meters.counter("gpucloud.workflow.failures", "label", label).increment();
-        log.warn("Strand {} failed in {}: {}", id, label, e.toString());
+        try (var vm = MDC.putCloseable("vmId", where[1] == null ? "" : where[1]);
+             var host = MDC.putCloseable("hostId", where[2] == null ? "" : where[2])) {
+            log.warn("Strand {} failed in {}: {}", id, label, e.toString());
+        }
         jdbc.sql("""
                 UPDATE strand SET try = try + 1, lease_until = NULL, lease_owner = NULL, last_error = ?,
                        schedule = now() + make_interval(secs => LEAST(?, power(2, LEAST(try, 20)) * 0.5))
@@ -247,13 +258,11 @@ public class Dispatcher implements SmartLifecycle {
                         SELECT coalesce(EXTRACT(EPOCH FROM now() - min(schedule)) * 1000, 0)::bigint FROM strand
                          WHERE exitval IS NULL AND schedule <= now()
                         """).query(Long.class).single());
-                long stuckNow = jdbc.sql("""
-                        SELECT count(*) FROM strand WHERE exitval IS NULL
-                           AND label_entered_at < now() - make_interval(secs => ?)
-                        """).param(properties.stuckAfter().toSeconds()).query(Long.class).single();
+                Map<String, Long> stuckLabels = stuckLabels();
+                long stuckNow = stuckLabels.values().stream().mapToLong(Long::longValue).sum();
                 if (stuckNow > stuck.get()) {
-                    log.warn("{} strands have been in the same label for more than {}", stuckNow,
-                            properties.stuckAfter());
+                    log.warn("{} strands have been in the same label for more than {}: {}", stuckNow,
+                            properties.stuckAfter(), stuckLabels);
                 }
                 stuck.set(stuckNow);
             } catch (RuntimeException e) {
@@ -261,6 +270,24 @@ public class Dispatcher implements SmartLifecycle {
             }
             sleepQuietly(Duration.ofSeconds(5));
         }
+    }
+
+    /**
+     * "prog.label" → strands that have been at that label for longer than {@code stuck-after}, most first;
+     * the progs' resting labels (a running VM) do not count.
+     */
+    Map<String, Long> stuckLabels() {
+        Map<String, Long> stuckAt = new LinkedHashMap<>();
+        jdbc.sql("""
+                SELECT prog || '.' || label, count(*) FROM strand
+                 WHERE exitval IS NULL AND label_entered_at < now() - make_interval(secs => ?)
+                   AND NOT (prog || '.' || label = ANY (?::text[]))
+                 GROUP BY 1 ORDER BY 2 DESC, 1
+                """).params(properties.stuckAfter().toSeconds(), restingLabels)
+                .query(rs -> {
+                    stuckAt.put(rs.getString(1), rs.getLong(2));
+                });
+        return stuckAt;
     }
 
     private static String truncate(String s) {
