@@ -8,7 +8,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param threads       labels run concurrently by this instance
  * @param pollInterval  how often idle dispatchers look for due strands without a NOTIFY
  * @param lease         how long a dispatcher owns a strand it took; an instance that dies loses it after this
- * @param stuckAfter    a strand whose label has been current this long is reported stuck
+ * @param stuckAfter    a strand whose label has been current this long is reported stuck, unless its prog
+ *                      rests there by design ({@link Prog#restingLabels()})
  * @param maxBackoff    ceiling of the exponential backoff after a label throws
  */
 @ConfigurationProperties("gpucloud.workflow")
