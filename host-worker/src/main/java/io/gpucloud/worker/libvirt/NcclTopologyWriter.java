@@ -26,21 +26,24 @@ import java.util.Optional;
  *   &lt;cpu numaid="0" affinity="0000ffff" arch="x86_64" vendor="GenuineIntel" familyid="6" modelid="143"&gt;
  *     &lt;pci busid="0000:22:00.0" class="0x060400" ...&gt;           virtual switch (upstream port)
  *       &lt;pci busid="0000:24:00.0" class="0x030200" vendor="0x10de" device="0x2330" link_speed=... link_width="16"&gt;
- *         &lt;gpu dev="0" sm="90" rank="0" gdr="1"&gt;&lt;nvlink target="0000:26:00.0" count="18" tclass="0x030200"/&gt;&lt;/gpu&gt;
+ *         &lt;gpu dev="0" sm="90" rank="0" gdr="1"&gt;&lt;nvlink target="fffffff:ffff:ff" count="18" tclass="0x068000"/&gt;&lt;/gpu&gt;
  *       &lt;/pci&gt;
  *       &lt;pci busid="0000:25:00.0" class="0x020700" vendor="0x15b3" .../&gt;   the NIC beside it
  * </pre>
  * One {@code <cpu>} per guest NUMA cell (affinity: its vCPUs). GPUs and NICs are listed; other functions
- * (audio, NVMe) do not matter to NCCL. GPUs of a shared-NVSwitch partition reach each other over the
- * fabric at full link count, so every GPU gets one {@code <nvlink>} per peer GPU in the VM with the
- * model's NVLink count; a one-GPU VM has none. PCI ids and link facts come from the host's sysfs, the
- * GPU facts from the {@link GuestCatalog}.
+ * (audio, NVMe) do not matter to NCCL. GPUs of a shared-NVSwitch partition reach each other through the
+ * NVSwitches at full link count, so every GPU of a multi-GPU VM gets one {@code <nvlink>} to the switches
+ * (as NCCL itself describes switches it cannot see) with the model's NVLink count; a one-GPU VM has none.
+ * PCI ids and link facts come from the host's sysfs, the GPU facts from the {@link GuestCatalog}.
  */
 public final class NcclTopologyWriter {
 
     /** QEMU's virtual PCIe switch upstream port (TI XIO3130), what the guest sees above its GPUs. */
     static final String SWITCH_VENDOR = "0x104c";
     static final String SWITCH_DEVICE = "0x8232";
+    /** NCCL's bus id for an NVLink peer the guest cannot see, and the class it then gives it (bridge: NVSwitch). */
+    static final String NVSWITCH_NOT_VISIBLE = "fffffff:ffff:ff";
+    static final String NVSWITCH_CLASS = "0x068000";
 
     private final GuestCatalog catalog;
     private final Sysfs sysfs;
@@ -125,18 +128,16 @@ public final class NcclTopologyWriter {
         gpu.attr("rank", Integer.toString(index));
         gpu.attr("gdr", "1");
         int links = facts.map(GuestCatalog.GpuFacts::nvlinks).orElse(0);
-        if (links == 0) {
+        if (links == 0 || gpus.size() < 2) {
             return;
         }
-        for (GuestDevice peer : gpus) {
-            if (peer.guestBdf().equals(d.guestBdf())) {
-                continue;
-            }
-            XmlNode nvlink = gpu.child("nvlink");
-            nvlink.attr("target", peer.guestBdf());
-            nvlink.attr("count", Integer.toString(links));
-            nvlink.attr("tclass", "0x030200");
-        }
+        // All of a GPU's links go to the NVSwitches, which the guest does not see: NCCL writes exactly this
+        // for such a link ("remote NVLink device is not visible inside this VM, assume NVSwitch") and joins
+        // every GPU's links in one NVS node, so each GPU gets its own link count once, not once per peer.
+        XmlNode nvlink = gpu.child("nvlink");
+        nvlink.attr("target", NVSWITCH_NOT_VISIBLE);
+        nvlink.attr("count", Integer.toString(links));
+        nvlink.attr("tclass", NVSWITCH_CLASS);
     }
 
     /** Link speed and width: what sysfs says for the host device, else the catalog's figures. */

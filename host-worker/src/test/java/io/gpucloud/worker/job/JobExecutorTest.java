@@ -103,7 +103,7 @@ class JobExecutorTest {
         assertThat(worker.domainXmlFile(vm)).exists();
         assertThat(worker.ncclTopologyFile(vm)).exists();
         assertThat(Files.readString(worker.ncclTopologyFile(vm))).contains("busid=\"0000:23:00.0\"")
-                .contains("target=\"0000:25:00.0\"");
+                .contains("busid=\"0000:25:00.0\"").contains("target=\"fffffff:ffff:ff\"");
         assertThat(define.facts()).containsEntry("guestBdf.0000:3a:00.0", "0000:23:00.0")
                 .containsEntry("ncclTopoFile", worker.ncclTopologyFile(vm).toString());
 
