@@ -194,7 +194,9 @@ public class Dispatcher implements SmartLifecycle {
                 throw new IllegalStateException("no prog named " + strand.prog());
             }
             Object vmId = strand.stack().get("vmId");
-            try (var a = MDC.putCloseable("vmId", vmId == null ? "" : vmId.toString())) {
+            Object hostId = strand.stack().get("hostId");
+            try (var a = MDC.putCloseable("vmId", vmId == null ? "" : vmId.toString());
+                 var b = MDC.putCloseable("hostId", hostId == null ? "" : hostId.toString())) {
                 Timer.Sample sample = Timer.start(meters);
                 Outcome outcome = prog.run(strand.label(), strand);
                 sample.stop(meters.timer("gpucloud.workflow.label.duration", "prog", strand.prog(), "label",

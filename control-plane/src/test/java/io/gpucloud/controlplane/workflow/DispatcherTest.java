@@ -69,8 +69,10 @@ class DispatcherTest extends ControlPlaneTestBase {
         assertThat(jdbc.sql("SELECT count(*) FROM semaphore WHERE strand_id = ?").param(id).query(Long.class).single())
                 .as("the failed runs' writes were rolled back with them").isZero();
         assertThat(failures() - failuresBefore).isEqualTo(3);
-        assertThat(out.getOut()).containsPattern("host=" + host + " vm=" + vm + " .*Strand " + id
-                + " failed in test-failing.start: java.lang.IllegalStateException: the disk fell off");
+        assertThat(out.getOut()).as("the label's own log lines and its failures name the VM and host")
+                .containsPattern("host=" + host + " vm=" + vm + " .*test-failing runs " + id)
+                .containsPattern("host=" + host + " vm=" + vm + " .*Strand " + id
+                        + " failed in test-failing.start: java.lang.IllegalStateException: the disk fell off");
     }
 
     @Test

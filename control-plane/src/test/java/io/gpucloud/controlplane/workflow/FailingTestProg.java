@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
 
@@ -35,6 +36,7 @@ class FailingTestProg implements Prog {
     @Override
     public Outcome run(String label, Strand strand) {
         RUNS.computeIfAbsent(strand.id(), k -> Collections.synchronizedList(new ArrayList<>())).add(Instant.now());
+        LoggerFactory.getLogger(FailingTestProg.class).info("{} runs {}", NAME, strand.id());
         jdbc.sql("INSERT INTO semaphore (strand_id, name) VALUES (?, 'written-before-failing')")
                 .param(strand.id()).update();
         if (FAILURES_LEFT.merge(strand.id(), -1, Integer::sum) >= 0) {
