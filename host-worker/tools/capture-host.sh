@@ -95,4 +95,9 @@ record nvidia-smi-q nvidia-smi -q
 record nvidia-smi-topo nvidia-smi topo -m
 record fmpm-l fmpm -l
 uname -a >"$dest/commands/uname.out" 2>&1
+
+count() { find "$dest/$1" -mindepth 1 -maxdepth 1 -name "$2" 2>/dev/null | wc -l; }
+echo "capture-host: $(count sys/bus/pci/devices '*') PCI functions, $(count sys/devices/system/cpu 'cpu[0-9]*') CPUs," \
+     "$(count sys/devices/system/node 'node[0-9]*') NUMA nodes, $(count sys/kernel/iommu_groups '*') IOMMU groups;" \
+     "nvidia-smi -q exit $(cat "$dest/commands/nvidia-smi-q.rc"), fmpm -l exit $(cat "$dest/commands/fmpm-l.rc"); in $dest" >&2
 exit 0

@@ -153,6 +153,8 @@ class RealHostSnapshotTest {
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(output).isZero();
+        assertThat(output).as("what it copied, in one line").contains("capture-host: 56 PCI functions, 224 CPUs, 2 NUMA nodes, 56 IOMMU groups;")
+                .contains("nvidia-smi -q exit 6, fmpm -l exit 0; in " + copy);
 
         HostTopology captured = new HostDiscovery(copy, board.nvidiaSmi(), board.fmpm()).discover();
         assertThat(captured).isEqualTo(original);
