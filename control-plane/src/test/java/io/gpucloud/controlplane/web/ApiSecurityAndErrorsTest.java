@@ -127,4 +127,15 @@ class ApiSecurityAndErrorsTest extends ControlPlaneTestBase {
         assertThat(metrics).contains("gpucloud_worker_heartbeat_age_seconds{host=\"metrics-h100\"");
         assertThat(metrics).contains("gpucloud_worker_registrations_total");
     }
+
+    /** Tomcat refuses these before any filter runs; the answer is still a 400 problem, not Tomcat's HTML page. */
+    @Test
+    void urlsTomcatRefusesItselfGetAProblemToo() {
+        for (String path : java.util.List.of("/admin/api/v1/vms/%2F", "/api/v1/vms/%00", "/admin/api/v1/hosts/..%2f..")) {
+            Response r = call("GET", path, adminToken(), null);
+            assertProblem(r, 400);
+            assertThat(r.json().get("type").asString()).as(path).isEqualTo("https://gpucloud.dev/problems/invalid-request");
+            assertThat(r.body()).doesNotContain("<html").doesNotContain("Tomcat");
+        }
+    }
 }
