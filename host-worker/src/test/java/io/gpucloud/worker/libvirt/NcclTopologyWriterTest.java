@@ -145,7 +145,7 @@ class NcclTopologyWriterTest {
         String loaded = Files.readString(nccl.resolve("topology-ours-2gpu-loaded.xml"))
                 .replace("0000:00:06.0", "0000:23:00.0");
         assertThat(ours.strip()).isEqualTo(loaded.strip());
-        assertThat(Files.readString(nccl.resolve("nccl-ours-2gpu.log"))).contains("+ NVL[370.8] - NVS/0-0")
+        assertThat(Files.readString(nccl.resolve("nccl-ours-2gpu.txt"))).contains("+ NVL[370.8] - NVS/0-0")
                 .contains("Affinity for GPU 0 is 0-7").contains("allreduce ok");
     }
 
