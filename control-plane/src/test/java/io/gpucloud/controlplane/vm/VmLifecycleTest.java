@@ -315,15 +315,9 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     void aVmWaitingForCapacityTakesTheGpusOfADeletedVmAtOnce() {
         startHost("wf-host-cap", "wf-cap");
         String admin = adminToken();
-        Map<String, Object> board = Map.of("gpuModel", "H100-SXM5-80GB", "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384,
-                "location", "wf-cap");
-        var first = new java.util.HashMap<>(board);
-        first.put("name", "cap-1");
-        String holder = call("POST", "/admin/api/v1/vms", admin, first).json().get("id").asString();
+        String holder = createBoardVm(admin, "cap-1", "wf-cap");
         awaitVmState(admin, holder, "running");
-        var second = new java.util.HashMap<>(board);
-        second.put("name", "cap-2");
-        String waiting = call("POST", "/admin/api/v1/vms", admin, second).json().get("id").asString();
+        String waiting = createBoardVm(admin, "cap-2", "wf-cap");
         awaitCapacityWithALongBackoff(admin, waiting);
 
         double retried = meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-deleted").count();
@@ -345,20 +339,14 @@ class VmLifecycleTest extends ControlPlaneTestBase {
     void aVmWaitingForCapacityTakesTheGpusOfAFailedCreateAtOnce() {
         startHost("wf-host-rb", "wf-rb");
         String admin = adminToken();
-        Map<String, Object> board = Map.of("gpuModel", "H100-SXM5-80GB", "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384,
-                "location", "wf-rb");
         CountDownLatch boot = new CountDownLatch(1);
         startHeld = boot;
         injectedErrorCode = "libvirt-error"; // the domain's fault, not the GPUs': they stay healthy
         failuresToInject.put(JobKind.START_DOMAIN, 1);
         try {
-            var first = new java.util.HashMap<>(board);
-            first.put("name", "rb-1");
-            String failing = call("POST", "/admin/api/v1/vms", admin, first).json().get("id").asString();
+            String failing = createBoardVm(admin, "rb-1", "wf-rb");
             awaitCondition(() -> kindsFor(failing).contains(JobKind.START_DOMAIN), "the first VM's boot under way");
-            var second = new java.util.HashMap<>(board);
-            second.put("name", "rb-2");
-            String waiting = call("POST", "/admin/api/v1/vms", admin, second).json().get("id").asString();
+            String waiting = createBoardVm(admin, "rb-2", "wf-rb");
             awaitCapacityWithALongBackoff(admin, waiting);
 
             // the boot fails; the create rolls back and, deleted meanwhile, ends there
@@ -411,8 +399,7 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         // as a failed create leaves it (markSuspect): placement avoids the GPU, so no whole board is free
         jdbc.sql("UPDATE pci_device SET health = 'suspect', health_reason = 'VM x failed in provision_on_host' "
                 + "WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf).update();
-        String waiting = call("POST", "/admin/api/v1/vms", admin, Map.of("name", "rts-1", "gpuModel", "H100-SXM5-80GB",
-                "gpuCount", 8, "vcpus", 8, "memoryMiB", 16384, "location", "wf-rts")).json().get("id").asString();
+        String waiting = createBoardVm(admin, "rts-1", "wf-rts");
         awaitCapacityWithALongBackoff(admin, waiting);
 
         String path = "/admin/api/v1/hosts/" + hostId + "/devices/";
@@ -440,6 +427,12 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         jdbc.sql("UPDATE pci_device SET health = 'ok' WHERE host_id = ?::uuid AND bdf = ?").params(hostId, bdf)
                 .update();
         assertThat(audit.violations()).isEmpty();
+    }
+
+    /** An 8-GPU H100 VM, a whole board, in {@code location}; its id. */
+    private String createBoardVm(String admin, String name, String location) {
+        return call("POST", "/admin/api/v1/vms", admin, Map.of("name", name, "gpuModel", "H100-SXM5-80GB", "gpuCount", 8,
+                "vcpus", 8, "memoryMiB", 16384, "location", location)).json().get("id").asString();
     }
 
     /**
