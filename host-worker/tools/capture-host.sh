@@ -2,8 +2,9 @@
 # Copies, read-only, everything host-worker discovery reads on this host into DEST:
 #   DEST/sys, DEST/proc   the sysfs/procfs files, with the kernel's relative links kept as links
 #   DEST/commands/NAME.{out,err,rc}   what nvidia-smi and fmpm printed, and their exit status
-# `host-worker --discover-only --root DEST` then sees what it sees on this host, so a host that
-# confuses discovery can be replayed in a test or attached to a bug report. Writes nothing
+# `host-worker --discover-only --root DEST` then sees, on any machine, what it sees on this host (it
+# answers nvidia-smi and fmpm from DEST/commands), so a host that confuses discovery can be replayed
+# in a test or attached to a bug report. Writes nothing
 # outside DEST; the GPUs' drivers and Fabric Manager are only asked (nvidia-smi -q, fmpm -l).
 #
 #   host-worker/tools/capture-host.sh /tmp/host-snapshot && tar czf host-snapshot.tgz -C /tmp host-snapshot

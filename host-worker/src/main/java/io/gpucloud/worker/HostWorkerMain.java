@@ -4,6 +4,7 @@ import io.gpucloud.protocol.FabricMode;
 import io.gpucloud.worker.agent.ControlPlaneClient;
 import io.gpucloud.worker.agent.CredentialStore;
 import io.gpucloud.worker.agent.WorkerAgent;
+import io.gpucloud.worker.command.RecordedCommands;
 import io.gpucloud.worker.discovery.HostDiscovery;
 import io.gpucloud.worker.fabric.Fmpm;
 import io.gpucloud.worker.job.JobExecutor;
@@ -12,6 +13,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
@@ -23,6 +25,7 @@ import tools.jackson.databind.json.JsonMapper;
  *   java -jar host-worker-exec.jar --control-plane https://cp.example --bootstrap-token gpc_bootstrap_... \
  *        [--location eu-1] [--state-dir /var/lib/gpucloud-worker] [--root /] [--fabric-mode shared|full]
  *   java -jar host-worker-exec.jar --discover-only [--root /]     # read-only: print the topology as JSON
+ *   java -jar host-worker-exec.jar --discover-only --root DIR     # the same for a capture-host.sh capture
  * </pre>
  * Options may also come from the environment: GPUCLOUD_CONTROL_PLANE, GPUCLOUD_BOOTSTRAP_TOKEN,
  * GPUCLOUD_LOCATION, GPUCLOUD_STATE_DIR.
@@ -39,8 +42,16 @@ public final class HostWorkerMain {
                     + "[--state-dir DIR] [--root /] [--fabric-mode shared|full] | --discover-only [--root /]");
             return;
         }
-        HostDiscovery discovery = new HostDiscovery(Path.of(opts.getOrDefault("root", "/")), NvidiaSmi.system(),
-                Fmpm.system());
+        Path root = Path.of(opts.getOrDefault("root", "/"));
+        HostDiscovery discovery = new HostDiscovery(root, NvidiaSmi.system(), Fmpm.system());
+        Optional<RecordedCommands> recorded = opts.containsKey("discover-only") ? RecordedCommands.of(root)
+                : Optional.empty();
+        if (recorded.isPresent()) {
+            // a capture (tools/capture-host.sh): its tools answer as the captured host's did
+            System.err.println("replaying the nvidia-smi and fmpm output recorded in " + root.resolve("commands"));
+            RecordedCommands commands = recorded.get();
+            discovery = new HostDiscovery(root, a -> commands.run("nvidia-smi", a), a -> commands.run("fmpm", a));
+        }
         if ("full".equals(opts.get("fabric-mode"))) {
             discovery = discovery.withFabricMode(FabricMode.FULL_PASSTHROUGH);
         }

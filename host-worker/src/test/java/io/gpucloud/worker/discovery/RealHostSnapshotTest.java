@@ -9,7 +9,9 @@ import io.gpucloud.protocol.HostTopology;
 import io.gpucloud.protocol.NumaNode;
 import io.gpucloud.protocol.PciDevice;
 import io.gpucloud.protocol.Platform;
+import io.gpucloud.worker.HostWorkerMain;
 import io.gpucloud.worker.command.CommandResult;
+import io.gpucloud.worker.command.RecordedCommands;
 import io.gpucloud.worker.fabric.Fmpm;
 import io.gpucloud.worker.nvidiasmi.ModuleIdReader;
 import io.gpucloud.worker.nvidiasmi.ModuleIdSpelling;
@@ -17,7 +19,9 @@ import io.gpucloud.worker.nvidiasmi.NvidiaSmi;
 import io.gpucloud.worker.sim.SimulatedHost;
 import io.gpucloud.worker.sim.SimulatedHostSpec;
 import io.gpucloud.worker.sim.SimulatedHosts;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,6 +68,34 @@ class RealHostSnapshotTest {
         List<String> expected = new ArrayList<>(identities(live));
         expected.add(0, "warning memory-outside-nodes /proc/meminfo");
         assertThat(identities(replayed)).containsExactlyElementsOf(expected);
+    }
+
+    @Test
+    void theWorkersDiscoverOnlyCommandReplaysACapture() throws Exception {
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            HostWorkerMain.main(new String[] {"--discover-only", "--root", H200.toString()});
+        } finally {
+            System.setOut(stdout);
+        }
+        JsonNode live = JSON.readTree(H200.resolve("discover.json").toFile());
+        JsonNode replayed = JSON.readTree(printed.toString(StandardCharsets.UTF_8));
+        assertThat(without(replayed, "problems")).isEqualTo(without(live, "problems"));
+        assertThat(replayed.get("pciDevices").get(0).get("moduleId").asInt()).as("from the recorded nvidia-smi -q")
+                .isEqualTo(1);
+    }
+
+    @Test
+    void aCallTheCaptureDidNotRecordAnswersAsAToolThatIsNotInstalled() {
+        RecordedCommands commands = RecordedCommands.of(H200).orElseThrow();
+        CommandResult unrecorded = commands.run("nvidia-smi", "-q", "-x");
+        assertThat(unrecorded.exitCode()).isEqualTo(CommandResult.NOT_FOUND);
+        assertThat(unrecorded.stderr()).contains("not recorded in the capture");
+        assertThat(commands.run("fmpm", "-l").exitCode()).as("recorded: fmpm was not installed there").isEqualTo(127);
+        assertThat(commands.run("nvidia-smi", "-q").stdout()).contains("Module Id");
+        assertThat(RecordedCommands.of(Path.of("src/test/java"))).isEmpty();
     }
 
     @Test
@@ -169,20 +201,10 @@ class RealHostSnapshotTest {
 
     /** Discovery over a captured tree, answering nvidia-smi and fmpm with what the machine answered. */
     static HostDiscovery replay(Path capture) {
-        NvidiaSmi smi = args -> recorded(capture, "nvidia-smi-q", List.of("-q"), args);
-        Fmpm fmpm = args -> recorded(capture, "fmpm-l", List.of("-l"), args);
+        RecordedCommands commands = RecordedCommands.of(capture).orElseThrow();
+        NvidiaSmi smi = args -> commands.run("nvidia-smi", args);
+        Fmpm fmpm = args -> commands.run("fmpm", args);
         return new HostDiscovery(capture, smi, fmpm);
-    }
-
-    private static CommandResult recorded(Path capture, String name, List<String> recordedArgs, String... args) {
-        assertThat(List.of(args)).as("only what the capture recorded can be replayed").isEqualTo(recordedArgs);
-        try {
-            Path dir = capture.resolve("commands");
-            return new CommandResult(Integer.parseInt(Files.readString(dir.resolve(name + ".rc")).strip()),
-                    Files.readString(dir.resolve(name + ".out")), Files.readString(dir.resolve(name + ".err")));
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static DiscoveryProblem problem(HostTopology t, String code) {
