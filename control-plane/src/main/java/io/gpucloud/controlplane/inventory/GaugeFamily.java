@@ -13,7 +13,7 @@ import java.util.Map;
  * and fail it with {@code DuplicateLabelsException} (micrometer#6851, seen here as a 500 from
  * {@code /actuator/prometheus}). Tag sets that vanish from a sample are removed.
  */
-final class GaugeFamily {
+public final class GaugeFamily {
 
     private static final class Value {
         volatile double current;
@@ -26,14 +26,14 @@ final class GaugeFamily {
     private final Map<Tags, Value> values = new HashMap<>();
     private final Map<Tags, Gauge> gauges = new HashMap<>();
 
-    GaugeFamily(MeterRegistry registry, String name, String description, String baseUnit) {
+    public GaugeFamily(MeterRegistry registry, String name, String description, String baseUnit) {
         this.registry = registry;
         this.name = name;
         this.description = description;
         this.baseUnit = baseUnit;
     }
 
-    synchronized void update(Map<Tags, ? extends Number> sample) {
+    public synchronized void update(Map<Tags, ? extends Number> sample) {
         for (Map.Entry<Tags, ? extends Number> e : sample.entrySet()) {
             Value v = values.get(e.getKey());
             if (v == null) {

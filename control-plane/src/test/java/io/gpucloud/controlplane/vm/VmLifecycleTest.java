@@ -320,6 +320,10 @@ class VmLifecycleTest extends ControlPlaneTestBase {
         String waiting = createBoardVm(admin, "cap-2", "wf-cap");
         awaitCapacityWithALongBackoff(admin, waiting);
 
+        // what an operator alerts on while VMs wait for capacity
+        awaitCondition(() -> gauge("gpucloud.vms", "pending") >= 1 && gauge("gpucloud.vms.pending.oldest", null) > 0,
+                "the pending VM in the VM gauges");
+
         double retried = meters.counter("gpucloud.vms.capacity.retries", "cause", "vm-deleted").count();
         call("DELETE", "/admin/api/v1/vms/" + holder, admin, null);
         awaitVmState(admin, holder, "deleted");
@@ -449,6 +453,12 @@ class VmLifecycleTest extends ControlPlaneTestBase {
                 UPDATE strand SET schedule = now() + interval '10 minutes'
                  WHERE id = (SELECT (placement->>'strandId')::uuid FROM vm WHERE id = ?::uuid)
                 """).param(vmId).update();
+    }
+
+    private double gauge(String name, String state) {
+        var search = meters.find(name);
+        var g = (state == null ? search : search.tag("state", state)).gauge();
+        return g == null ? 0 : g.value();
     }
 
     private long runsOfLabel(String label) {
