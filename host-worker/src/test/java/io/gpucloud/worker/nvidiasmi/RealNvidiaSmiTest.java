@@ -19,17 +19,32 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The nvidia-smi calls the worker makes, as a real H200 with MIG off answered them (read-only probes,
- * fixture {@code src/test/hosts/h200-firecracker/commands/nvidia-smi-probes.txt}), against the simulator
- * and the MIG catalog.
+ * The nvidia-smi calls the worker makes, as a real H200 and a real H100 with MIG off answered them
+ * (read-only probes, {@code src/test/hosts/*-firecracker/commands/nvidia-smi-probes.txt}), against the
+ * simulator and the MIG catalog.
  */
 class RealNvidiaSmiTest {
 
-    private static final Path PROBES = Path.of("src/test/hosts/h200-firecracker/commands/nvidia-smi-probes.txt");
+    /** The captured machines' probes, the simulated board of the same GPU, and its PCI id. */
+    enum Machine {
+        H200("h200-firecracker", SimulatedHostSpec.hgxH200("probe-h200"), "10de:2335"),
+        H100("h100-firecracker", SimulatedHostSpec.hgxH100("probe-h100"), "10de:2330");
+
+        final Path probes;
+        final SimulatedHostSpec board;
+        final String pciId;
+
+        Machine(String folder, SimulatedHostSpec board, String pciId) {
+            this.probes = Path.of("src/test/hosts", folder, "commands/nvidia-smi-probes.txt");
+            this.board = board;
+            this.pciId = pciId;
+        }
+    }
     private static final String REAL_BUS = "00000000:00:06.0";
     private static final String ABSENT_BUS = "00000000:99:00.0";
 
@@ -39,12 +54,13 @@ class RealNvidiaSmiTest {
     record Probe(List<String> args, int exitCode, String stdout, String stderr) {
     }
 
-    @Test
-    void theSimulatorAnswersTheWorkersCallsAsTheRealDriverDid() throws IOException {
-        SimulatedHost host = hosts.create(SimulatedHostSpec.hgxH200("probe-h200").withModuleIdSpelling(ModuleIdSpelling.R580));
+    @ParameterizedTest
+    @EnumSource(Machine.class)
+    void theSimulatorAnswersTheWorkersCallsAsTheRealDriverDid(Machine machine) throws IOException {
+        SimulatedHost host = hosts.create(machine.board.withModuleIdSpelling(ModuleIdSpelling.R580));
         String simBus = Bdf.toNvidiaFormat(host.gpuBdfs().get(0));
         List<Probe> compared = new ArrayList<>();
-        for (Probe real : probes()) {
+        for (Probe real : probes(machine)) {
             boolean workerCall = real.args().contains("--query-gpu=pci.bus_id,mig.mode.current,mig.mode.pending")
                     || real.args().contains("-lgi");
             if (!workerCall) {
@@ -62,9 +78,10 @@ class RealNvidiaSmiTest {
         assertThat(compared).hasSize(5);
     }
 
-    @Test
-    void theMigCatalogHasTheRealH200sProfiles() throws IOException {
-        Probe lgip = probes().stream().filter(p -> p.args().equals(List.of("nvidia-smi", "mig", "-lgip")))
+    @ParameterizedTest
+    @EnumSource(Machine.class)
+    void theMigCatalogHasTheRealGpusProfiles(Machine machine) throws IOException {
+        Probe lgip = probes(machine).stream().filter(p -> p.args().equals(List.of("nvidia-smi", "mig", "-lgip")))
                 .findFirst().orElseThrow();
         // "|   0  MIG 3g.71gb          9     2/2        69.75      No     60     3     0   |"
         Pattern row = Pattern.compile("^\\|\\s+\\d+\\s+MIG (\\S+)\\s+(\\d+)\\s+\\d+/(\\d+)\\s");
@@ -80,11 +97,11 @@ class RealNvidiaSmiTest {
         assertThat(realNames).hasSize(6);
 
         VirtualizationCatalog catalog = VirtualizationCatalog.builtin();
-        MigGpu h200 = catalog.migGpuByPciId("10de:2335").orElseThrow();
+        MigGpu gpu = catalog.migGpuByPciId(machine.pciId).orElseThrow();
         Map<Integer, String> catalogNames = new TreeMap<>();
         Map<Integer, Integer> catalogMax = new TreeMap<>();
         for (MigProfile p : catalog.migTable().profiles()) {
-            catalogNames.put(p.id(), h200.profileName(p.id()));
+            catalogNames.put(p.id(), gpu.profileName(p.id()));
             catalogMax.put(p.id(), p.max());
         }
         assertThat(catalogNames).isEqualTo(realNames);
@@ -92,9 +109,9 @@ class RealNvidiaSmiTest {
     }
 
     /** "=== ARGS", "--- rc N", "--- stdout", lines, "--- stderr", lines; as the probe script wrote them. */
-    private static List<Probe> probes() throws IOException {
+    private static List<Probe> probes(Machine machine) throws IOException {
         List<Probe> probes = new ArrayList<>();
-        String[] blocks = Files.readString(PROBES).split("(?m)^=== ");
+        String[] blocks = Files.readString(machine.probes).split("(?m)^=== ");
         for (String block : blocks) {
             if (block.isEmpty()) {
                 continue;
