@@ -144,7 +144,9 @@ final class BoardResolver {
         Map<String, Integer> live = new HashMap<>();
         if (gpus.stream().anyMatch(g -> "nvidia".equals(g.driver()))) {
             try {
-                live.putAll(new ModuleIdReader(nvidiaSmi).read());
+                ModuleIdReader.Query query = new ModuleIdReader(nvidiaSmi).query();
+                live.putAll(query.moduleIds());
+                reportPassedThroughGpus(query.virtualizationModes());
             } catch (NvidiaSmiException e) {
                 problems.add(DiscoveryProblem.warning("nvidia-smi-failed", "nvidia-smi",
                         "nvidia-smi -q failed (exit " + e.exitCode() + "): " + e.getMessage()));
@@ -251,6 +253,22 @@ final class BoardResolver {
             }
         }
         return List.copyOf(byId.values());
+    }
+
+    /**
+     * A GPU that nvidia-smi says was passed through to this machine means the worker runs inside a VM
+     * (a cloud instance, a test VM): its GPUs reach VMs of their own only through a virtual IOMMU and
+     * nested virtualization, which is why such a host usually shows no IOMMU groups either.
+     */
+    private void reportPassedThroughGpus(Map<String, String> virtualizationModes) {
+        List<String> passedThrough = virtualizationModes.entrySet().stream()
+                .filter(e -> e.getValue().equalsIgnoreCase("Pass-Through")).map(Map.Entry::getKey).sorted().toList();
+        if (!passedThrough.isEmpty()) {
+            problems.add(DiscoveryProblem.warning("host-is-a-vm", String.join(",", passedThrough),
+                    "nvidia-smi reports " + count(passedThrough.size(), "GPU") + " (" + String.join(", ", passedThrough)
+                            + ") passed through to this machine: it is itself a virtual machine, and can give its "
+                            + "GPUs to VMs only with a virtual IOMMU and nested virtualization"));
+        }
     }
 
     /** "1 H200-SXM-141GB GPU", "7 H100-SXM5-80GB GPUs". */

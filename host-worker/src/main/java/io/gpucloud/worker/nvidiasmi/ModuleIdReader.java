@@ -18,8 +18,18 @@ public final class ModuleIdReader {
     private static final Pattern GPU_HEADER = Pattern.compile("^GPU ([0-9A-Fa-f]{1,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7])\\s*$");
     /** "Module ID : 2" (older drivers) or "Module Id : 2", also inside R565's "Platform Info" block. */
     private static final Pattern MODULE = Pattern.compile("^\\s+Module I[Dd]\\s*:\\s*(\\S.*?)\\s*$");
+    /** "Virtualization Mode : Pass-Through" inside "GPU Virtualization Mode": None on bare metal. */
+    private static final Pattern VIRTUALIZATION = Pattern.compile("^\\s+Virtualization Mode\\s*:\\s*(\\S.*?)\\s*$");
     /** nvidia-smi's exit status when it found no GPU bound to nvidia. */
     private static final int NO_DEVICES = 6;
+
+    /**
+     * What discovery takes from one {@code nvidia-smi -q}: module id per GPU (BDF, four-digit domain) and
+     * each GPU's virtualization mode ("None" on bare metal, "Pass-Through" when this machine is itself a
+     * VM the GPU was passed into).
+     */
+    public record Query(Map<String, Integer> moduleIds, Map<String, String> virtualizationModes) {
+    }
 
     private final NvidiaSmi nvidiaSmi;
 
@@ -33,19 +43,30 @@ public final class ModuleIdReader {
      * @throws NvidiaSmiException when nvidia-smi fails, e.g. exit 9 when the driver is not loaded
      */
     public Map<String, Integer> read() throws NvidiaSmiException {
+        return query().moduleIds();
+    }
+
+    /** Module ids and virtualization modes from one {@code nvidia-smi -q}; both empty when no GPU is on nvidia. */
+    public Query query() throws NvidiaSmiException {
         CommandResult r = nvidiaSmi.run("-q");
         if (r.exitCode() == NO_DEVICES) {
-            return Map.of();
+            return new Query(Map.of(), Map.of());
         }
         if (!r.ok()) {
             throw new NvidiaSmiException(r.exitCode(), r.message());
         }
-        return parse(r.stdout());
+        return parseQuery(r.stdout());
+    }
+
+    /** Parses {@code nvidia-smi -q} text: module id per GPU. */
+    public static Map<String, Integer> parse(String output) {
+        return parseQuery(output).moduleIds();
     }
 
     /** Parses {@code nvidia-smi -q} text. */
-    public static Map<String, Integer> parse(String output) {
+    public static Query parseQuery(String output) {
         Map<String, Integer> ids = new LinkedHashMap<>();
+        Map<String, String> modes = new LinkedHashMap<>();
         String gpu = null;
         for (String line : output.split("\r?\n")) {
             Matcher header = GPU_HEADER.matcher(line);
@@ -64,7 +85,11 @@ public final class ModuleIdReader {
                     // "N/A": this GPU has no module id (PCIe card); leave it unknown
                 }
             }
+            Matcher virtualization = VIRTUALIZATION.matcher(line);
+            if (virtualization.matches()) {
+                modes.put(gpu, virtualization.group(1));
+            }
         }
-        return ids;
+        return new Query(ids, modes);
     }
 }

@@ -81,15 +81,18 @@ class RealHostSnapshotTest {
 
         assertThat(without(replayed, "problems")).isEqualTo(without(live, "problems"));
         // Messages may be reworded; code, severity and subject are what the control plane acts on.
-        // The H200 was captured before discovery checked that the nodes hold the machine's memory.
+        // Both were captured before discovery said that such a machine is itself a VM; the H200 also
+        // before it checked that the nodes hold the machine's memory.
         List<String> expected = new ArrayList<>(identities(live));
         if (!expected.contains(MEMORY_OUTSIDE_NODES)) {
             expected.add(0, MEMORY_OUTSIDE_NODES);
         }
+        expected.add(HOST_IS_A_VM);
         assertThat(identities(replayed)).containsExactlyElementsOf(expected);
     }
 
     private static final String MEMORY_OUTSIDE_NODES = "warning memory-outside-nodes /proc/meminfo";
+    private static final String HOST_IS_A_VM = "warning host-is-a-vm 0000:00:06.0";
 
     @Test
     void theWorkersDiscoverOnlyCommandReplaysACapture() throws Exception {
@@ -154,6 +157,9 @@ class RealHostSnapshotTest {
                 + "match no HGX board; treated as a PCIe GPU host without fabric");
         assertThat(problem(t, "memory-outside-nodes").message()).isEqualTo("NUMA nodes count 4,443 MiB of the "
                 + "128,887 MiB the kernel counts; only the nodes' memory is offered to VMs");
+        assertThat(problem(t, "host-is-a-vm").message()).isEqualTo("nvidia-smi reports 1 GPU (0000:00:06.0) passed "
+                + "through to this machine: it is itself a virtual machine, and can give its GPUs to VMs only with a "
+                + "virtual IOMMU and nested virtualization");
     }
 
     @Test
