@@ -43,15 +43,18 @@ public final class HostWorkerMain {
             return;
         }
         Path root = Path.of(opts.getOrDefault("root", "/"));
-        HostDiscovery discovery = new HostDiscovery(root, NvidiaSmi.system(), Fmpm.system());
+        NvidiaSmi nvidiaSmi = NvidiaSmi.system();
+        Fmpm fmpm = Fmpm.system();
         Optional<RecordedCommands> recorded = opts.containsKey("discover-only") ? RecordedCommands.of(root)
                 : Optional.empty();
         if (recorded.isPresent()) {
             // a capture (tools/capture-host.sh): its tools answer as the captured host's did
             System.err.println("replaying the nvidia-smi and fmpm output recorded in " + root.resolve("commands"));
             RecordedCommands commands = recorded.get();
-            discovery = new HostDiscovery(root, a -> commands.run("nvidia-smi", a), a -> commands.run("fmpm", a));
+            nvidiaSmi = a -> commands.run("nvidia-smi", a);
+            fmpm = a -> commands.run("fmpm", a);
         }
+        HostDiscovery discovery = new HostDiscovery(root, nvidiaSmi, fmpm);
         if ("full".equals(opts.get("fabric-mode"))) {
             discovery = discovery.withFabricMode(FabricMode.FULL_PASSTHROUGH);
         }

@@ -193,10 +193,7 @@ public class Dispatcher implements SmartLifecycle {
             if (prog == null) {
                 throw new IllegalStateException("no prog named " + strand.prog());
             }
-            Object vmId = strand.stack().get("vmId");
-            Object hostId = strand.stack().get("hostId");
-            try (var a = MDC.putCloseable("vmId", vmId == null ? "" : vmId.toString());
-                 var b = MDC.putCloseable("hostId", hostId == null ? "" : hostId.toString())) {
+            try (var logContext = logContext(strand.stack().get("vmId"), strand.stack().get("hostId"))) {
                 Timer.Sample sample = Timer.start(meters);
                 Outcome outcome = prog.run(strand.label(), strand);
                 sample.stop(meters.timer("gpucloud.workflow.label.duration", "prog", strand.prog(), "label",
@@ -241,8 +238,7 @@ public class Dispatcher implements SmartLifecycle {
                 .optional().orElse(new String[] {"?", null, null});
         String label = where[0];
         meters.counter("gpucloud.workflow.failures", "label", label).increment();
-        try (var vm = MDC.putCloseable("vmId", where[1] == null ? "" : where[1]);
-             var host = MDC.putCloseable("hostId", where[2] == null ? "" : where[2])) {
+        try (var logContext = logContext(where[1], where[2])) {
             log.warn("Strand {} failed in {}: {}", id, label, e.toString());
         }
         jdbc.sql("""
@@ -290,6 +286,21 @@ public class Dispatcher implements SmartLifecycle {
                     stuckAt.put(rs.getString(1), rs.getLong(2));
                 });
         return stuckAt;
+    }
+
+    /** The VM and host a strand works for, on every log line written until it is closed. */
+    private static LogContext logContext(Object vmId, Object hostId) {
+        MDC.put("vmId", vmId == null ? "" : vmId.toString());
+        MDC.put("hostId", hostId == null ? "" : hostId.toString());
+        return new LogContext();
+    }
+
+    private static final class LogContext implements AutoCloseable {
+        @Override
+        public void close() {
+            MDC.remove("vmId");
+            MDC.remove("hostId");
+        }
     }
 
     private static String truncate(String s) {

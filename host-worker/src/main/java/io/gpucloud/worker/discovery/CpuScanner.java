@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -23,8 +22,8 @@ final class CpuScanner {
 
     private static final Pattern NODE = Pattern.compile("node\\d+");
     private static final Pattern CPU = Pattern.compile("cpu\\d+");
-    private static final Pattern MEM_TOTAL = Pattern.compile("Node\\s+\\d+\\s+MemTotal:\\s+(\\d+)\\s+kB");
-    private static final Pattern MACHINE_MEM_TOTAL = Pattern.compile("MemTotal:\\s+(\\d+)\\s+kB");
+    /** A node's meminfo says "Node 0 MemTotal: ... kB", /proc/meminfo "MemTotal: ... kB". */
+    private static final Pattern MEM_TOTAL = Pattern.compile("(?:Node\\s+\\d+\\s+)?MemTotal:\\s+(\\d+)\\s+kB");
     /** Below this share of the kernel's total, the nodes' counts are missing memory, not rounding it. */
     private static final double NODES_ACCOUNT_FOR_AT_LEAST = 0.9;
 
@@ -69,13 +68,7 @@ final class CpuScanner {
      * rather than wonder why large VMs do not fit.
      */
     private void checkNodesHoldTheMemory(List<NumaNode> nodes) {
-        Optional<String> meminfo = fs.read(fs.path("proc/meminfo"));
-        if (meminfo.isEmpty()) {
-            return;
-        }
-        long machineMiB = meminfo.get().lines().map(l -> MACHINE_MEM_TOTAL.matcher(l.strip()))
-                .filter(Matcher::matches).mapToLong(m -> Long.parseLong(m.group(1)) / 1024)
-                .findFirst().orElse(0);
+        long machineMiB = memTotalMiB(fs.path("proc/meminfo"));
         long nodesMiB = nodes.stream().mapToLong(NumaNode::memoryMiB).sum();
         if (machineMiB > 0 && nodesMiB < machineMiB * NODES_ACCOUNT_FOR_AT_LEAST) {
             problems.add(DiscoveryProblem.warning("memory-outside-nodes", "/proc/meminfo",
