@@ -55,6 +55,14 @@ public final class HostView {
         this.fabricMode = FabricMode.of(host.fabricMode());
     }
 
+    /**
+     * A view for the questions that do not depend on a request (free GPUs, free partitions by size):
+     * what the capacity gauges count, so that they count exactly what placement could hand out.
+     */
+    public static HostView withoutRequest(HostSnapshot host) {
+        return new HostView(host, 0, null);
+    }
+
     public HostSnapshot snapshot() {
         return host;
     }
@@ -142,6 +150,23 @@ public final class HostView {
             }
         }
         blockedModules |= allocatedModules;
+    }
+
+    /**
+     * For each partition size the host has, how many of its partitions are free now (no member held,
+     * unhealthy or missing, none allocated, available); all zero unless the host shares its
+     * NVSwitches, since only then does placement hand out partitions.
+     */
+    public java.util.SortedMap<Integer, Integer> freePartitionsBySize() {
+        gpuStats();
+        java.util.SortedMap<Integer, Integer> out = new java.util.TreeMap<>();
+        List<PartitionSnapshot> parts = host.partitions();
+        for (int i = 0, n = parts.size(); i < n; i++) {
+            PartitionSnapshot p = parts.get(i);
+            boolean free = partitionMasks != null && partitionFree(p, partitionMasks[i]);
+            out.merge(p.gpuCount(), free ? 1 : 0, Integer::sum);
+        }
+        return out;
     }
 
     private static long mask(PartitionSnapshot p) {

@@ -469,6 +469,19 @@ class FleetCache implements SmartLifecycle {
         return slots.get(hostId);
     }
 
+    /** Every host's current entry (its snapshot null where none is loaded), or empty before the first load. */
+    java.util.Optional<List<Entry>> entries() {
+        if (!loaded) {
+            return java.util.Optional.empty();
+        }
+        Slot[] hosts = all;
+        List<Entry> out = new ArrayList<>(hosts.length);
+        for (Slot s : hosts) {
+            out.add(s.entry);
+        }
+        return java.util.Optional.of(out);
+    }
+
     /**
      * Current entries of these hosts with snapshots, loading (in one batch of queries) those whose
      * snapshot is missing or was invalidated.
