@@ -45,6 +45,8 @@ public class Dispatcher implements SmartLifecycle {
     private final String owner;
     private final AtomicBoolean running = new AtomicBoolean();
     private final Object wakeup = new Object();
+    // the health watch waits on this between rounds, so that stop() need not wait out its 5 s
+    private final Object stopping = new Object();
     // bumped on every NOTIFY, so a wake-up between "nothing due" and "wait" is not lost
     private final AtomicLong wakeups = new AtomicLong();
     private final AtomicLong lagMillis = new AtomicLong();
@@ -97,6 +99,9 @@ public class Dispatcher implements SmartLifecycle {
         running.set(false);
         synchronized (wakeup) {
             wakeup.notifyAll();
+        }
+        synchronized (stopping) {
+            stopping.notifyAll();
         }
         for (Thread t : threads) {
             try {
@@ -266,7 +271,16 @@ public class Dispatcher implements SmartLifecycle {
             } catch (RuntimeException e) {
                 // the next round will tell
             }
-            sleepQuietly(Duration.ofSeconds(5));
+            synchronized (stopping) {
+                try {
+                    if (running.get()) {
+                        stopping.wait(5000);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 

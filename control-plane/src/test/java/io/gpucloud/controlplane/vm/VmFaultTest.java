@@ -31,6 +31,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.transaction.support.TransactionTemplate;
 import tools.jackson.databind.JsonNode;
@@ -118,6 +120,74 @@ class VmFaultTest extends ControlPlaneTestBase {
             if (successor != null) {
                 successor.stop();
             }
+            dispatcher.start();
+        }
+    }
+
+    /**
+     * The control plane dies in the middle of any label of a create and a delete: the label has done its
+     * work, but its transaction never commits. Another instance takes the strand over and runs that
+     * label again. Every host step still runs exactly once, the VM runs and is deleted, and nothing
+     * stays held. ({@code provision_on_host} and {@code teardown_on_host} run twice each: once to send
+     * the host's job, once to read its result.)
+     */
+    @ParameterizedTest(name = "dies in run {1} of {0}")
+    @CsvSource({"wait_for_capacity, 1", "provision_on_host, 1", "provision_on_host, 2", "running, 1",
+            "teardown_on_host, 1", "teardown_on_host, 2", "release, 1"})
+    void aControlPlaneThatDiesInAnyLabelIsResumedByAnotherWithoutRepeatingHostStepsOrLeaking(String label, int run) {
+        String where = "die-" + label.replace('_', '-') + "-" + run;
+        startHost(where, where, VmFaultTest::ok);
+        String admin = adminToken();
+        java.util.concurrent.atomic.AtomicReference<String> target = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean died = new java.util.concurrent.atomic.AtomicBoolean();
+        Prog vmProg = progs.stream().filter(p -> p.name().equals("vm")).findFirst().orElseThrow();
+        Prog dying = new Prog() {
+            @Override
+            public String name() {
+                return vmProg.name();
+            }
+
+            @Override
+            public java.util.Set<String> restingLabels() {
+                return vmProg.restingLabels();
+            }
+
+            @Override
+            public io.gpucloud.controlplane.workflow.Outcome run(String l, io.gpucloud.controlplane.workflow.Strand s) {
+                var outcome = vmProg.run(l, s);
+                if (l.equals(label) && String.valueOf(s.stack().get("vmId")).equals(target.get())
+                        && runs.incrementAndGet() == run) {
+                    died.set(true);
+                    throw new IllegalStateException("the control plane died before " + l + " committed");
+                }
+                return outcome;
+            }
+        };
+        List<Prog> withDying = progs.stream().map(p -> p == vmProg ? dying : p).toList();
+
+        dispatcher.stop(); // the VM's first label must not run before the test knows which VM to watch
+        Dispatcher other = new Dispatcher(jdbc, tx, notifications, strandStore, workflowProperties, meters, withDying);
+        try {
+            String id = createVm(admin, where, 2, where);
+            target.set(id);
+            other.start();
+
+            JsonNode running = awaitVmState(admin, id, "running");
+            assertThat(call("DELETE", "/admin/api/v1/vms/" + id, admin, null).status()).isEqualTo(202);
+            JsonNode deleted = awaitVmState(admin, id, "deleted");
+
+            assertThat(died).as("the label died once").isTrue();
+            assertThat(running.get("provisionAttempts").asInt()).as("no rollback, the same attempt").isEqualTo(1);
+            assertThat(kindsFor(id)).as("every host step ran exactly once").containsExactly(JobKind.RESET_GPUS,
+                    JobKind.ACTIVATE_PARTITION, JobKind.BIND_VFIO, JobKind.DEFINE_DOMAIN, JobKind.START_DOMAIN,
+                    JobKind.STOP_DOMAIN, JobKind.UNDEFINE_DOMAIN, JobKind.DEACTIVATE_PARTITION,
+                    JobKind.REBIND_HOST_DRIVER, JobKind.RESET_GPUS);
+            deleted.get("jobs").forEach(j -> assertThat(j.get("attempts").asInt()).as(j.toString()).isEqualTo(1));
+            assertThat(heldBy(id)).isZero();
+            assertThat(audit.violations()).isEmpty();
+        } finally {
+            other.stop();
             dispatcher.start();
         }
     }
