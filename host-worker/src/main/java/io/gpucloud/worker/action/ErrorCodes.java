@@ -34,6 +34,8 @@ public final class ErrorCodes {
     public static final String DOMAIN_NOT_DEFINED = "domain-not-defined";
     /** The job must not run while the VM's domain runs (deactivate, undefine). */
     public static final String DOMAIN_RUNNING = "domain-running";
+    /** The VM's disk or its cloud-init seed could not be made (a boot image missing on the host, a full disk). */
+    public static final String IMAGE_ERROR = "image-error";
     /** The domain spec cannot be rendered (e.g. more PCIe buses than a guest NUMA node has). */
     public static final String INVALID_DOMAIN_SPEC = "invalid-domain-spec";
     /** The job lacks its payload (no BDFs, no partition, no domain). */

@@ -3,6 +3,8 @@ package io.gpucloud.worker.job;
 import io.gpucloud.worker.fabric.Fmpm;
 import io.gpucloud.worker.libvirt.CpuIdentity;
 import io.gpucloud.worker.libvirt.GuestCatalog;
+import io.gpucloud.worker.libvirt.GuestImages;
+import io.gpucloud.worker.libvirt.SimulatedGuestImages;
 import io.gpucloud.worker.libvirt.Hypervisor;
 import io.gpucloud.worker.libvirt.HypervisorException;
 import io.gpucloud.worker.libvirt.LibvirtHypervisor;
@@ -32,10 +34,11 @@ import java.util.Objects;
  * @param shutdownPoll     how often STOP_DOMAIN looks whether the guest is down yet
  * @param managementNetwork libvirt network of the VMs' management NIC, or null for none
  * @param nvidiaSmi        nvidia-smi, for GPU virtualization modes (MIG)
+ * @param images           the guests' disk overlays and cloud-init seeds ({@code qemu-img}, {@code genisoimage})
  */
 public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm fmpm, Hypervisor hypervisor,
                           CpuIdentity cpu, GuestCatalog catalog, Duration shutdownPoll, String managementNetwork,
-                          NvidiaSmi nvidiaSmi) {
+                          NvidiaSmi nvidiaSmi, GuestImages images) {
 
     public HostActions {
         Objects.requireNonNull(sysfs);
@@ -46,13 +49,14 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
         Objects.requireNonNull(catalog);
         Objects.requireNonNull(shutdownPoll);
         Objects.requireNonNull(nvidiaSmi);
+        Objects.requireNonNull(images);
     }
 
     /** This server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
     public static HostActions forThisHost() throws HypervisorException {
         return new HostActions(Sysfs.linux(), PciDriverBinder.Timing.server(), Fmpm.system(),
                 LibvirtHypervisor.open(LibvirtHypervisor.SYSTEM), CpuIdentity.read(Path.of("/"), CpuIdentity.SAPPHIRE_RAPIDS),
-                GuestCatalog.builtin(), Duration.ofSeconds(1), "default", NvidiaSmi.system());
+                GuestCatalog.builtin(), Duration.ofSeconds(1), "default", NvidiaSmi.system(), GuestImages.tools());
     }
 
     /**
@@ -69,6 +73,6 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
     public static HostActions forSimulatedHost(SimulatedHost host, Hypervisor hypervisor) {
         return new HostActions(host.kernel(), PciDriverBinder.Timing.immediate(), host.fmpm(), hypervisor,
                 CpuIdentity.read(host.root(), CpuIdentity.SAPPHIRE_RAPIDS), GuestCatalog.builtin(), Duration.ofMillis(20),
-                "default", host.nvidiaSmi());
+                "default", host.nvidiaSmi(), new SimulatedGuestImages());
     }
 }

@@ -11,7 +11,11 @@ import io.gpucloud.worker.fabric.FabricManagerClient;
 import io.gpucloud.worker.fabric.FabricManagerException;
 import io.gpucloud.worker.libvirt.DomainState;
 import io.gpucloud.worker.libvirt.DomainStatus;
+import io.gpucloud.worker.libvirt.CloudInitSeed;
 import io.gpucloud.worker.libvirt.DomainXmlBuilder;
+import io.gpucloud.worker.libvirt.GuestImageException;
+import io.gpucloud.worker.libvirt.GuestImages;
+import io.gpucloud.worker.libvirt.GuestMedia;
 import io.gpucloud.worker.libvirt.Hypervisor;
 import io.gpucloud.worker.libvirt.HypervisorException;
 import io.gpucloud.worker.libvirt.InvalidDomainSpecException;
@@ -58,7 +62,10 @@ import java.util.UUID;
  * <p>{@link #execute} never throws: hardware refusals become {@code success=false} with a stable
  * {@code errorCode} (see {@link ErrorCodes}) and a sentence in {@code error}; every step taken is in the
  * result with the command an operator would type. DEFINE_DOMAIN writes the domain XML and the guest's
- * NCCL topology file to {@link #domainDirectory()} ({@code <vmId>.xml}, {@code <vmId>.nccl-topo.xml}).
+ * NCCL topology file to {@link #domainDirectory()} ({@code <vmId>.xml}, {@code <vmId>.nccl-topo.xml}),
+ * the cloud-init seed there too ({@code <vmId>.cidata.iso}), and first makes the VM's own disk, a
+ * copy-on-write overlay of its boot image ({@code stateDir/disks/<vmId>.qcow2}, kept by later defines);
+ * UNDEFINE_DOMAIN removes them all.
  *
  * <p>Thread-safe for jobs on different VMs; the control plane does not send two jobs for one VM at once.
  */
@@ -72,10 +79,12 @@ public final class JobExecutor implements AutoCloseable {
     private final DomainXmlBuilder xmlBuilder;
     private final NcclTopologyWriter ncclWriter;
     private final Path domainDir;
+    private final Path diskDir;
     private final VirtualizationSwitcher virtualization;
 
     /**
-     * @param stateDir the worker's state directory; domain files go to {@code stateDir/domains}
+     * @param stateDir the worker's state directory; domain files go to {@code stateDir/domains}, the VMs'
+     *                 disks to {@code stateDir/disks} (QEMU must be able to reach both)
      */
     public JobExecutor(HostActions actions, Path stateDir) {
         this.actions = actions;
@@ -83,6 +92,7 @@ public final class JobExecutor implements AutoCloseable {
         this.xmlBuilder = new DomainXmlBuilder(actions.catalog(), actions.managementNetwork());
         this.ncclWriter = new NcclTopologyWriter(actions.catalog(), actions.sysfs());
         this.domainDir = stateDir.resolve("domains");
+        this.diskDir = stateDir.resolve("disks");
         this.virtualization = new VirtualizationSwitcher(actions.nvidiaSmi(), stateDir.resolve("virtualization"));
     }
 
@@ -115,6 +125,16 @@ public final class JobExecutor implements AutoCloseable {
 
     public Path ncclTopologyFile(UUID vmId) {
         return domainDir.resolve(vmId + ".nccl-topo.xml");
+    }
+
+    /** The VM's own disk: a qcow2 overlay of its boot image, removed with the domain. */
+    public Path bootDiskFile(UUID vmId) {
+        return diskDir.resolve(vmId + ".qcow2");
+    }
+
+    /** The VM's cloud-init seed volume (NoCloud, label cidata). */
+    public Path seedFile(UUID vmId) {
+        return domainDir.resolve(vmId + ".cidata.iso");
     }
 
     /** Observes domains, active partitions and vfio-bound devices, for restart reconciliation. */
@@ -328,10 +348,13 @@ public final class JobExecutor implements AutoCloseable {
             throw new ActionException(ErrorCodes.INVALID_JOB, "job for VM " + job.vmId() + " carries the domain of "
                     + spec.vmId());
         }
+        GuestMedia media = new GuestMedia(
+                spec.bootImage() == null || spec.bootImage().isBlank() ? null : bootDiskFile(spec.vmId()),
+                spec.guestInit() == null ? null : seedFile(spec.vmId()));
         StepLog.Timer render = log.start("render domain XML for " + spec.name(), "");
         DomainXmlBuilder.RenderedDomain rendered;
         try {
-            rendered = xmlBuilder.render(spec);
+            rendered = xmlBuilder.render(spec, media);
             render.ok(null, rendered.layout().devices().size() + " host devices on "
                     + rendered.layout().controllers().size() + " PCI controllers");
         } catch (InvalidDomainSpecException e) {
@@ -339,6 +362,7 @@ public final class JobExecutor implements AutoCloseable {
             throw new ActionException(ErrorCodes.INVALID_DOMAIN_SPEC, "cannot render domain " + spec.name() + ": "
                     + e.getMessage(), e);
         }
+        makeMedia(spec, media, log, facts);
         Path xmlFile = domainXmlFile(spec.vmId());
         writeFile(xmlFile, rendered.xml());
         Optional<DomainStatus> before = find(spec.vmId(), log);
@@ -367,6 +391,44 @@ public final class JobExecutor implements AutoCloseable {
         facts.put("domainXml", xmlFile.toString());
         facts.put("ncclTopoFile", topo.toString());
         rendered.layout().guestBdfs().forEach((host, guest) -> facts.put("guestBdf." + host, guest));
+    }
+
+    /**
+     * The VM's own disk (a copy-on-write overlay of its boot image, made once and kept across defines)
+     * and its cloud-init seed (made again on every define from the spec, which may have changed).
+     */
+    private void makeMedia(DomainSpec spec, GuestMedia media, StepLog log, Map<String, String> facts)
+            throws ActionException {
+        if (media.bootDisk() != null) {
+            Path base = Path.of(spec.bootImage());
+            Path disk = media.bootDisk();
+            StepLog.Timer t = log.start("create the VM's disk on " + base.getFileName(), GuestImages.overlayCommand(base, disk));
+            try {
+                boolean created = actions.images().createOverlay(base, disk);
+                t.ok(null, created ? "created " + disk + " on " + base
+                        : disk + " exists: kept (it holds what the guest wrote)");
+            } catch (GuestImageException e) {
+                t.failed(null, e.getMessage());
+                throw new ActionException(ErrorCodes.IMAGE_ERROR, "cannot create the disk of " + spec.name() + " on "
+                        + base + ": " + e.getMessage(), e);
+            }
+            facts.put("bootDisk", disk.toString());
+        }
+        if (media.seed() != null) {
+            Path seed = media.seed();
+            String mac = xmlBuilder.hasManagementNic() ? CloudInitSeed.macOf(spec.vmId()) : null;
+            CloudInitSeed.Files files = CloudInitSeed.render(spec.vmId(), spec.guestInit(), mac);
+            StepLog.Timer t = log.start("write the cloud-init seed of " + spec.name(), GuestImages.seedCommand(seed));
+            try {
+                actions.images().writeSeed(seed, files);
+                t.ok(null, String.join(", ", files.byName().keySet()));
+            } catch (GuestImageException e) {
+                t.failed(null, e.getMessage());
+                throw new ActionException(ErrorCodes.IMAGE_ERROR, "cannot write the cloud-init seed of " + spec.name()
+                        + ": " + e.getMessage(), e);
+            }
+            facts.put("cloudInitSeed", seed.toString());
+        }
     }
 
     private void startDomain(Job job, StepLog log, Map<String, String> facts) throws ActionException {
@@ -462,7 +524,15 @@ public final class JobExecutor implements AutoCloseable {
                 throw new ActionException(ErrorCodes.LIBVIRT_ERROR, e.getMessage(), e);
             }
         }
-        for (Path f : List.of(domainXmlFile(id), ncclTopologyFile(id))) {
+        try {
+            if (Files.exists(seedFile(id)) || Files.isDirectory(GuestImages.seedFiles(seedFile(id)))) {
+                GuestImages.removeSeed(seedFile(id));
+                log.note("remove the cloud-init seed", "rm -r " + seedFile(id) + "*", "", true);
+            }
+        } catch (IOException e) {
+            log.note("remove the cloud-init seed", "rm -r " + seedFile(id) + "*", e.toString(), false);
+        }
+        for (Path f : List.of(domainXmlFile(id), ncclTopologyFile(id), bootDiskFile(id))) {
             try {
                 if (Files.deleteIfExists(f)) {
                     log.note("remove " + f.getFileName(), "rm " + f, "", true);

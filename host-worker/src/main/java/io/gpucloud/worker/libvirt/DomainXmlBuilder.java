@@ -65,7 +65,21 @@ public final class DomainXmlBuilder {
         this(GuestCatalog.builtin(), "default");
     }
 
+    /** Whether rendered domains get a management NIC (whose MAC the seed's network-config matches). */
+    public boolean hasManagementNic() {
+        return managementNetwork != null;
+    }
+
+    /** The domain as the spec describes it, booting the spec's image path itself and without a seed. */
     public RenderedDomain render(DomainSpec spec) throws InvalidDomainSpecException {
+        return render(spec, null);
+    }
+
+    /**
+     * The domain booting from {@code media}: the VM's own overlay instead of the shared image, and its
+     * cloud-init seed as a read-only CD-ROM (null: as {@link #render(DomainSpec)}).
+     */
+    public RenderedDomain render(DomainSpec spec, GuestMedia media) throws InvalidDomainSpecException {
         check(spec);
         GuestPciLayout layout = GuestPciLayout.plan(spec, catalog.guestPcie(spec.platform()));
         XmlNode domain = XmlNode.root("domain").attr("type", "kvm");
@@ -89,7 +103,8 @@ public final class DomainXmlBuilder {
         text(domain, "on_reboot", "restart");
         text(domain, "on_crash", "destroy");
         XmlNode devices = child(domain, "devices");
-        disk(devices, spec);
+        disk(devices, spec, media);
+        seed(devices, media);
         for (Controller c : layout.controllers()) {
             controller(devices, c);
         }
@@ -103,6 +118,8 @@ public final class DomainXmlBuilder {
         if (managementNetwork != null) {
             XmlNode nic = child(devices, "interface");
             nic.attr("type", "network");
+            // fixed by the VM's id: the same on every define, and what the seed's network-config matches
+            child(nic, "mac").attr("address", CloudInitSeed.macOf(spec.vmId()));
             child(nic, "source").attr("network", managementNetwork);
             child(nic, "model").attr("type", "virtio");
         }
@@ -257,23 +274,42 @@ public final class DomainXmlBuilder {
         return new int[] {sockets, n / sockets / threads, threads};
     }
 
-    private static void disk(XmlNode devices, DomainSpec spec) {
+    private static void disk(XmlNode devices, DomainSpec spec, GuestMedia media) {
         if (spec.bootImage() == null || spec.bootImage().isBlank()) {
             return;
         }
+        String file = media != null && media.bootDisk() != null ? media.bootDisk().toString() : spec.bootImage();
         XmlNode disk = child(devices, "disk");
         disk.attr("type", "file");
         disk.attr("device", "disk");
         XmlNode driver = child(disk, "driver");
         driver.attr("name", "qemu");
-        driver.attr("type", spec.bootImage().endsWith(".qcow2") ? "qcow2" : "raw");
+        driver.attr("type", file.endsWith(".qcow2") ? "qcow2" : "raw");
         driver.attr("cache", "none");
         driver.attr("io", "native");
-        child(disk, "source").attr("file", spec.bootImage());
+        child(disk, "source").attr("file", file);
         XmlNode target = child(disk, "target");
         target.attr("dev", "vda");
         target.attr("bus", "virtio");
         child(disk, "boot").attr("order", "1");
+    }
+
+    /** The NoCloud seed: a read-only CD-ROM on the q35 chipset's own SATA controller. */
+    private static void seed(XmlNode devices, GuestMedia media) {
+        if (media == null || media.seed() == null) {
+            return;
+        }
+        XmlNode cdrom = child(devices, "disk");
+        cdrom.attr("type", "file");
+        cdrom.attr("device", "cdrom");
+        XmlNode driver = child(cdrom, "driver");
+        driver.attr("name", "qemu");
+        driver.attr("type", "raw");
+        child(cdrom, "source").attr("file", media.seed().toString());
+        XmlNode target = child(cdrom, "target");
+        target.attr("dev", "sda");
+        target.attr("bus", "sata");
+        child(cdrom, "readonly");
     }
 
     private static void controller(XmlNode devices, Controller c) {

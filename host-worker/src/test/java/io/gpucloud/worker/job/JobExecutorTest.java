@@ -7,7 +7,9 @@ import io.gpucloud.protocol.job.Job;
 import io.gpucloud.protocol.job.JobKind;
 import io.gpucloud.protocol.job.JobResult;
 import io.gpucloud.worker.action.ErrorCodes;
+import io.gpucloud.worker.libvirt.CloudInitSeed;
 import io.gpucloud.worker.libvirt.DomainSpecs;
+import io.gpucloud.worker.libvirt.GuestImages;
 import io.gpucloud.worker.libvirt.DomainState;
 import io.gpucloud.worker.libvirt.DomainStatus;
 import io.gpucloud.worker.libvirt.Hypervisor;
@@ -391,6 +393,43 @@ class JobExecutorTest {
         assertThat(clash.errorCode()).isEqualTo(ErrorCodes.LIBVIRT_ERROR);
         assertThat(clash.error()).contains("already exists");
         assertThat(worker.ncclTopologyFile(sameName.vmId())).doesNotExist();
+    }
+
+    @Test
+    void theVmGetsItsOwnDiskAndSeedWhichAReDefineKeepsAndUndefineRemoves() throws Exception {
+        String image = "/var/lib/gpucloud/images/ubuntu-24.04.qcow2";
+        DomainSpec booted = DomainSpecs.forGpus(host.discover(), vm, spec.name(), gpus, 8, 65536, image, "default");
+        DomainSpec seeded = new DomainSpec(vm, booted.name(), booted.memoryMiB(), booted.vcpus(), booted.cells(),
+                booted.devices(), booted.platform(), image, "default", new DomainSpec.GuestInit(booted.name(),
+                "#cloud-config\npackages: [htop]\n", "10.1.0.10", 16, List.of("ssh-ed25519 AAAAC3Nz ana@laptop")));
+
+        JobResult defined = ok(defineJob(seeded));
+
+        Path disk = worker.bootDiskFile(vm);
+        assertThat(disk).exists();
+        assertThat(defined.facts()).containsEntry("bootDisk", disk.toString())
+                .containsEntry("cloudInitSeed", worker.seedFile(vm).toString());
+        assertThat(defined.steps()).extracting(JobResult.Step::command)
+                .contains("qemu-img create -f qcow2 -F qcow2 -b " + image + " " + disk);
+        String xml = Files.readString(worker.domainXmlFile(vm));
+        assertThat(xml).contains("<source file=\"" + disk + "\"/>").doesNotContain("<source file=\"" + image + "\"/>")
+                .contains("<source file=\"" + worker.seedFile(vm) + "\"/>");
+        Path seedFiles = GuestImages.seedFiles(worker.seedFile(vm)); // what a simulated host keeps of the seed
+        assertThat(Files.readString(seedFiles.resolve("user-data"))).isEqualTo("#cloud-config\npackages: [htop]\n");
+        assertThat(Files.readString(seedFiles.resolve("meta-data"))).contains("ssh-ed25519 AAAAC3Nz ana@laptop");
+        assertThat(Files.readString(seedFiles.resolve("network-config"))).contains("10.1.0.10/16")
+                .contains(CloudInitSeed.macOf(vm));
+
+        Files.write(disk, new byte[] {7}, java.nio.file.StandardOpenOption.APPEND); // the guest wrote something
+        long written = Files.size(disk);
+        JobResult again = ok(defineJob(seeded));
+        assertThat(Files.size(disk)).as("a define that runs again keeps the VM's disk").isEqualTo(written);
+        assertThat(again.steps()).anySatisfy(st -> assertThat(st.output()).contains("exists: kept"));
+
+        ok(simple(JobKind.UNDEFINE_DOMAIN));
+        assertThat(disk).doesNotExist();
+        assertThat(worker.seedFile(vm)).doesNotExist();
+        assertThat(seedFiles).doesNotExist();
     }
 
     @Test

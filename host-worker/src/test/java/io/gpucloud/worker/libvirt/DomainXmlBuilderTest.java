@@ -283,6 +283,39 @@ class DomainXmlBuilderTest {
     }
 
     @Test
+    void theVmBootsItsOwnOverlayReadsItsSeedFromACdromAndKeepsOneMacAndLibvirtAcceptsIt() throws Exception {
+        UUID id = UUID.randomUUID();
+        DomainSpec spec = DomainSpecs.forGpus(topologies.get(Platform.HGX_H100_8), id, "seeded",
+                List.of("0000:18:00.0"), 4, 16384, "/var/lib/gpucloud/images/ubuntu-24.04.qcow2", null);
+        GuestMedia media = new GuestMedia(Path.of("/var/lib/gpucloud-worker/disks/" + id + ".qcow2"),
+                Path.of("/var/lib/gpucloud-worker/domains/" + id + ".cidata.iso"));
+        String xml = builder.render(spec, media).xml();
+        VirtXmlValidate.assertValidDomain(xml, tmp);
+        DomainStatus defined = libvirt.define(xml);
+        try {
+            Document doc = parse(xml);
+            Element disk = (Element) doc.getElementsByTagName("disk").item(0);
+            assertThat(disk.getAttribute("device")).isEqualTo("disk");
+            assertThat(((Element) disk.getElementsByTagName("source").item(0)).getAttribute("file"))
+                    .as("never the shared image itself").isEqualTo(media.bootDisk().toString());
+            assertThat(((Element) disk.getElementsByTagName("driver").item(0)).getAttribute("type")).isEqualTo("qcow2");
+            Element cdrom = (Element) doc.getElementsByTagName("disk").item(1);
+            assertThat(cdrom.getAttribute("device")).isEqualTo("cdrom");
+            assertThat(((Element) cdrom.getElementsByTagName("source").item(0)).getAttribute("file"))
+                    .isEqualTo(media.seed().toString());
+            assertThat(cdrom.getElementsByTagName("readonly").getLength()).isEqualTo(1);
+            assertThat(((Element) cdrom.getElementsByTagName("target").item(0)).getAttribute("bus")).isEqualTo("sata");
+            Element mac = (Element) ((Element) doc.getElementsByTagName("interface").item(0))
+                    .getElementsByTagName("mac").item(0);
+            assertThat(mac.getAttribute("address")).as("what the seed's network-config matches")
+                    .isEqualTo(CloudInitSeed.macOf(id)).matches("52:54:00(:[0-9a-f]{2}){3}");
+            assertThat(builder.render(spec, media).xml()).as("the same on every define").isEqualTo(xml);
+        } finally {
+            libvirt.undefine(defined.uuid());
+        }
+    }
+
+    @Test
     void specsLibvirtCannotHonourAreRefusedBeforeRendering() {
         DomainSpec good = DomainSpecs.forGpus(topologies.get(Platform.HGX_H100_8), "good", List.of("0000:18:00.0"),
                 4, 16384);

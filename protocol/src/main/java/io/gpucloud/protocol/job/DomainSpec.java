@@ -15,7 +15,7 @@ import java.util.UUID;
  * @param platform      host platform (e.g. HGX_B200_8: GPUs behind root ports)
  * @param bootImage     path of the boot disk image on the host, or null for none
  * @param largeBarMode  how to treat large BARs: "default", or "x-no-mmap" for older QEMU
- * @param guestInit     what cloud-init should configure in the guest, or null (not rendered by the worker yet)
+ * @param guestInit     what cloud-init should configure in the guest (the worker's NoCloud seed), or null for no seed
  */
 public record DomainSpec(UUID vmId, String name, long memoryMiB, List<VcpuPin> vcpus, List<NumaCell> cells,
                          List<HostDevice> devices, String platform, String bootImage, String largeBarMode,
@@ -34,8 +34,8 @@ public record DomainSpec(UUID vmId, String name, long memoryMiB, List<VcpuPin> v
 
     /**
      * Cloud-init data for a NoCloud seed: the guest's hostname, the customer's user data and the
-     * private address the control plane allocated (with its subnet's prefix length). The worker does
-     * not render a seed from it yet; the fields say what it would carry.
+     * private address the control plane allocated (with its subnet's prefix length). The worker writes
+     * them into a NoCloud seed volume the guest boots with.
      *
      * @param hostname      the VM's name
      * @param userData      the customer's cloud-init user data, or null

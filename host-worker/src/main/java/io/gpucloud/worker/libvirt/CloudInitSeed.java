@@ -1,0 +1,80 @@
+package io.gpucloud.worker.libvirt;
+
+import io.gpucloud.protocol.job.DomainSpec.GuestInit;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The files of a cloud-init NoCloud seed (a volume labelled {@code cidata}) for one VM:
+ * <ul>
+ *   <li>{@code meta-data}: instance id, hostname and the customer's SSH public keys
+ *       ({@code public-keys}, which cloud-init installs for the image's default user);</li>
+ *   <li>{@code user-data}: the customer's text as given, or an empty cloud-config;</li>
+ *   <li>{@code network-config} (version 2), when the VM has a private address and a management NIC: that
+ *       NIC, matched by its MAC, keeps DHCP for its default route and carries the private address too.</li>
+ * </ul>
+ * meta-data and network-config are written as JSON, which YAML reads as is: nothing a customer chose
+ * (a hostname, a key comment) can change the document's structure.
+ */
+public final class CloudInitSeed {
+
+    /** The seed's files, name → content, in the order they are written. */
+    public record Files(Map<String, String> byName) {
+        public Files {
+            byName = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(byName));
+        }
+
+        public Map<String, byte[]> bytes() {
+            Map<String, byte[]> out = new LinkedHashMap<>();
+            byName.forEach((name, text) -> out.put(name, text.getBytes(StandardCharsets.UTF_8)));
+            return out;
+        }
+    }
+
+    /** What a VM without user data gets: a valid, empty cloud-config (NoCloud needs the file). */
+    static final String EMPTY_USER_DATA = "#cloud-config\n{}\n";
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private CloudInitSeed() {
+    }
+
+    /**
+     * @param mac the management NIC's MAC address, or null when the domain has none (then no
+     *            network-config: the image's own default applies)
+     */
+    public static Files render(UUID vmId, GuestInit init, String mac) {
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("instance-id", vmId.toString());
+        meta.put("local-hostname", init.hostname());
+        if (!init.sshPublicKeys().isEmpty()) {
+            meta.put("public-keys", init.sshPublicKeys());
+        }
+        Map<String, String> files = new LinkedHashMap<>();
+        files.put("meta-data", JSON.writeValueAsString(meta) + "\n");
+        String userData = init.userData();
+        files.put("user-data", userData == null || userData.isBlank() ? EMPTY_USER_DATA : userData);
+        if (init.privateIpv4() != null && mac != null) {
+            Map<String, Object> nic = new LinkedHashMap<>();
+            nic.put("match", Map.of("macaddress", mac));
+            nic.put("dhcp4", true);
+            nic.put("addresses", List.of(init.privateIpv4() + "/" + init.prefixLength()));
+            files.put("network-config", JSON.writeValueAsString(Map.of("version", 2, "ethernets", Map.of("mgmt0", nic)))
+                    + "\n");
+        }
+        return new Files(files);
+    }
+
+    /**
+     * The management NIC's MAC: fixed by the VM's id, so it is the same on every define (a restored VM
+     * keeps its DHCP lease and its network-config still matches). 52:54:00 is QEMU's prefix.
+     */
+    public static String macOf(UUID vmId) {
+        long bits = vmId.getLeastSignificantBits() ^ vmId.getMostSignificantBits();
+        return String.format("52:54:00:%02x:%02x:%02x", (bits >>> 16) & 0xff, (bits >>> 8) & 0xff, bits & 0xff);
+    }
+}

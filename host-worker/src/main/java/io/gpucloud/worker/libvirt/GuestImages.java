@@ -1,0 +1,58 @@
+package io.gpucloud.worker.libvirt;
+
+import io.gpucloud.worker.command.ExternalCommand;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The guest's images on the host: its own copy-on-write overlay of the shared boot image (so no VM
+ * ever writes to the image others boot from), and its cloud-init seed.
+ */
+public interface GuestImages {
+
+    /**
+     * Creates {@code overlay} (qcow2) on top of {@code base} unless it exists: it is the VM's disk, so a
+     * define that runs again (a retried job, a restore after a host reboot) keeps what the guest wrote.
+     *
+     * @return true if it was created now
+     */
+    boolean createOverlay(Path base, Path overlay) throws GuestImageException;
+
+    /** Writes the seed volume (label {@code cidata}) with these files, replacing an older one. */
+    void writeSeed(Path iso, CloudInitSeed.Files files) throws GuestImageException;
+
+    /** The command line {@link #createOverlay} runs, for the job's step log. */
+    static String overlayCommand(Path base, Path overlay) {
+        return "qemu-img create -f qcow2 -F " + format(base) + " -b " + base + " " + overlay;
+    }
+
+    /** The command line {@link #writeSeed} runs, for the job's step log. */
+    static String seedCommand(Path iso) {
+        return "genisoimage -output " + iso + " -volid cidata -joliet -rock user-data meta-data [network-config]";
+    }
+
+    /**
+     * Removes a seed volume and the directory of its files beside it ({@code <iso>.d}: a simulated host's
+     * seed, or what a worker that died while making one left behind).
+     */
+    static void removeSeed(Path iso) throws java.io.IOException {
+        java.nio.file.Files.deleteIfExists(iso);
+        ToolGuestImages.deleteTree(seedFiles(iso));
+    }
+
+    /** Where the seed's files are put before they become the volume. */
+    static Path seedFiles(Path iso) {
+        return iso.resolveSibling(iso.getFileName() + ".d");
+    }
+
+    /** A boot image's format, by its name: the rule the domain's disk driver follows too. */
+    static String format(Path image) {
+        return image.getFileName().toString().endsWith(".qcow2") ? "qcow2" : "raw";
+    }
+
+    /** This server's {@code qemu-img} and {@code genisoimage} (Debian: qemu-utils, genisoimage). */
+    static GuestImages tools() {
+        return new ToolGuestImages(new ExternalCommand("qemu-img", Duration.ofSeconds(120)),
+                new ExternalCommand("genisoimage", Duration.ofSeconds(60)));
+    }
+}

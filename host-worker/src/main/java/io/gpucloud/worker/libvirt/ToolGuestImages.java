@@ -1,0 +1,112 @@
+package io.gpucloud.worker.libvirt;
+
+import io.gpucloud.worker.command.CommandResult;
+import io.gpucloud.worker.command.ExternalCommand;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link GuestImages} through {@code qemu-img} and {@code genisoimage}. Both write to a temporary name
+ * first and then rename, so a worker that dies halfway never leaves a half-made overlay that the next
+ * define would keep as the VM's disk.
+ */
+final class ToolGuestImages implements GuestImages {
+
+    private final ExternalCommand qemuImg;
+    private final ExternalCommand genisoimage;
+
+    ToolGuestImages(ExternalCommand qemuImg, ExternalCommand genisoimage) {
+        this.qemuImg = qemuImg;
+        this.genisoimage = genisoimage;
+    }
+
+    @Override
+    public boolean createOverlay(Path base, Path overlay) throws GuestImageException {
+        if (Files.exists(overlay)) {
+            return false;
+        }
+        String command = GuestImages.overlayCommand(base, overlay);
+        Path partial = overlay.resolveSibling(overlay.getFileName() + ".partial");
+        try {
+            Files.createDirectories(overlay.getParent());
+            Files.deleteIfExists(partial);
+        } catch (IOException e) {
+            throw new GuestImageException("cannot prepare " + overlay + ": " + e, command, 1);
+        }
+        // qemu-img checks that the base exists and reads its size: a missing image fails here, clearly
+        CommandResult r = qemuImg.run("create", "-q", "-f", "qcow2", "-F", GuestImages.format(base), "-b",
+                base.toString(), partial.toString());
+        if (!r.ok()) {
+            deleteQuietly(partial);
+            throw new GuestImageException(r.message(), command, r.exitCode());
+        }
+        move(partial, overlay, command);
+        return true;
+    }
+
+    @Override
+    public void writeSeed(Path iso, CloudInitSeed.Files files) throws GuestImageException {
+        String command = GuestImages.seedCommand(iso);
+        Path dir = GuestImages.seedFiles(iso);
+        Path partial = iso.resolveSibling(iso.getFileName() + ".partial");
+        List<String> args = new ArrayList<>(List.of("-quiet", "-output", partial.toString(), "-volid", "cidata",
+                "-joliet", "-rock", "-graft-points"));
+        try {
+            Files.createDirectories(dir);
+            for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
+                Path file = dir.resolve(f.getKey());
+                Files.write(file, f.getValue());
+                args.add(f.getKey() + "=" + file);
+            }
+        } catch (IOException e) {
+            throw new GuestImageException("cannot write the seed's files to " + dir + ": " + e, command, 1);
+        }
+        try {
+            CommandResult r = genisoimage.run(args.toArray(String[]::new));
+            if (!r.ok()) {
+                deleteQuietly(partial);
+                throw new GuestImageException(r.message(), command, r.exitCode());
+            }
+            move(partial, iso, command);
+        } finally {
+            try {
+                deleteTree(dir);
+            } catch (IOException ignored) {
+                // left for the next attempt or the undefine to remove
+            }
+        }
+    }
+
+    private static void move(Path from, Path to, String command) throws GuestImageException {
+        try {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(from);
+            throw new GuestImageException("cannot move " + from + " to " + to + ": " + e, command, 1);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a leftover temporary name is replaced by the next attempt
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.gpucloud.worker.libvirt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.gpucloud.protocol.job.DomainSpec.GuestInit;
+import io.gpucloud.worker.command.CommandResult;
+import io.gpucloud.worker.command.ExternalCommand;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The guest's disk and seed made with the real tools (Debian: qemu-utils, genisoimage), read back with
+ * the tools QEMU and an operator would use; and the simulated host's overlay read by the real qemu-img.
+ */
+class GuestImagesTest {
+
+    private static final ExternalCommand QEMU_IMG = new ExternalCommand("qemu-img", Duration.ofSeconds(30));
+    private static final ExternalCommand ISOINFO = new ExternalCommand("isoinfo", Duration.ofSeconds(30));
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @TempDir
+    Path tmp;
+
+    private final GuestImages tools = GuestImages.tools();
+
+    @Test
+    void theOverlayIsBackedByTheSharedImageAndIsNeverMadeTwice() throws Exception {
+        Path base = tmp.resolve("images/ubuntu-24.04.qcow2");
+        Files.createDirectories(base.getParent());
+        run(QEMU_IMG, "create", "-q", "-f", "qcow2", base.toString(), "64M");
+        Path overlay = tmp.resolve("disks/vm-1.qcow2");
+
+        assertThat(tools.createOverlay(base, overlay)).isTrue();
+
+        JsonNode info = info(overlay);
+        assertThat(info.get("format").asString()).isEqualTo("qcow2");
+        assertThat(info.get("backing-filename").asString()).isEqualTo(base.toString());
+        assertThat(info.get("backing-filename-format").asString()).isEqualTo("qcow2");
+        assertThat(info.get("virtual-size").asLong()).as("the image's size").isEqualTo(64L << 20);
+
+        byte[] before = Files.readAllBytes(overlay);
+        Files.write(overlay, new byte[] {1}, java.nio.file.StandardOpenOption.APPEND); // "what the guest wrote"
+        assertThat(tools.createOverlay(base, overlay)).as("a define that runs again keeps the disk").isFalse();
+        assertThat(Files.size(overlay)).isEqualTo(before.length + 1);
+        assertThat(Files.list(overlay.getParent()).map(p -> p.getFileName().toString()))
+                .containsExactly("vm-1.qcow2");
+    }
+
+    @Test
+    void aBootImageMissingOnTheHostFailsWithQemuImgsWordsAndLeavesNothing() {
+        Path base = tmp.resolve("images/missing.raw");
+        Path overlay = tmp.resolve("disks/vm-2.qcow2");
+
+        assertThatThrownBy(() -> tools.createOverlay(base, overlay))
+                .isInstanceOf(GuestImageException.class)
+                .hasMessageContaining(base.toString()).hasMessageContaining("No such file or directory")
+                .satisfies(e -> {
+                    assertThat(((GuestImageException) e).exitCode()).isEqualTo(1);
+                    assertThat(((GuestImageException) e).command())
+                            .isEqualTo("qemu-img create -f qcow2 -F raw -b " + base + " " + overlay);
+                });
+        assertThat(overlay).doesNotExist();
+        assertThat(overlay.resolveSibling("vm-2.qcow2.partial")).doesNotExist();
+    }
+
+    @Test
+    void theSeedIsACidataVolumeWithTheFilesUnderTheirOwnNames() throws Exception {
+        UUID vm = UUID.randomUUID();
+        CloudInitSeed.Files files = CloudInitSeed.render(vm, new GuestInit("train-01",
+                "#cloud-config\npackages: [htop]\n", "10.1.0.10", 16, List.of("ssh-ed25519 AAAAC3Nz ana@laptop")),
+                CloudInitSeed.macOf(vm));
+        Path iso = tmp.resolve("domains/" + vm + ".cidata.iso");
+        Files.createDirectories(iso.getParent());
+
+        tools.writeSeed(iso, files);
+
+        assertThat(run(ISOINFO, "-d", "-i", iso.toString())).contains("Volume id: cidata");
+        for (var f : files.byName().entrySet()) {
+            assertThat(run(ISOINFO, "-J", "-i", iso.toString(), "-x", "/" + f.getKey()))
+                    .as(f.getKey()).isEqualTo(f.getValue());
+        }
+        assertThat(GuestImages.seedFiles(iso)).as("the files' directory is gone").doesNotExist();
+
+        tools.writeSeed(iso, CloudInitSeed.render(vm, new GuestInit("renamed", null, null, 16, List.of()), null));
+        assertThat(run(ISOINFO, "-J", "-i", iso.toString(), "-x", "/meta-data")).contains("\"renamed\"");
+
+        GuestImages.removeSeed(iso);
+        assertThat(iso).doesNotExist();
+    }
+
+    @Test
+    void theSimulatedOverlayIsAQcow2ImageQemuImgReadsWithItsBackingFile() throws Exception {
+        Path base = Path.of("/var/lib/gpucloud/images/ubuntu-24.04.raw"); // a simulated host holds every image
+        Path overlay = tmp.resolve("disks/vm-3.qcow2");
+
+        assertThat(new SimulatedGuestImages().createOverlay(base, overlay)).isTrue();
+        assertThat(new SimulatedGuestImages().createOverlay(base, overlay)).isFalse();
+
+        JsonNode info = info(overlay);
+        assertThat(info.get("format").asString()).isEqualTo("qcow2");
+        assertThat(info.get("backing-filename").asString()).isEqualTo(base.toString());
+        assertThat(info.get("backing-filename-format").asString()).isEqualTo("raw");
+
+        // on a base this host has, the same size and layout as the real tool's
+        Path realBase = tmp.resolve("images/small.qcow2");
+        Files.createDirectories(realBase.getParent());
+        run(QEMU_IMG, "create", "-q", "-f", "qcow2", realBase.toString(), "1G");
+        Path simulated = tmp.resolve("disks/simulated.qcow2");
+        Path real = tmp.resolve("disks/real.qcow2");
+        new SimulatedGuestImages().createOverlay(realBase, simulated);
+        tools.createOverlay(realBase, real);
+        assertThat(info(simulated).get("virtual-size").asLong()).isEqualTo(1L << 30);
+        assertThat(Files.size(simulated)).isEqualTo(Files.size(real));
+        assertThat(run(QEMU_IMG, "check", simulated.toString())).contains("No errors were found");
+    }
+
+    private static JsonNode info(Path image) {
+        // -U: read without taking the image lock, as an operator would look at a running VM's disk
+        return JSON.readTree(run(QEMU_IMG, "info", "-U", "--output=json", image.toString()));
+    }
+
+    private static String run(ExternalCommand tool, String... args) {
+        CommandResult r = tool.run(args);
+        assertThat(r.exitCode()).as("%s %s must be installed (Debian: qemu-utils, genisoimage) and succeed: %s",
+                tool, String.join(" ", args), r.stderr()).isZero();
+        return r.stdout();
+    }
+}
