@@ -139,6 +139,14 @@ class DemoFleetTest extends ControlPlaneTestBase {
         assertThat(create.get("steps").toString()).contains("driver_override");
         assertThat(create.get("facts").get("completedKinds").asString())
                 .isEqualTo("RESET_GPUS,ACTIVATE_PARTITION,BIND_VFIO,DEFINE_DOMAIN,START_DOMAIN");
+        // a cloud-init seed with its name and private address (an admin-made VM boots no image: no disk)
+        assertThat(create.get("facts").has("bootDisk")).isFalse();
+        java.nio.file.Path seed = java.nio.file.Path.of(create.get("facts").get("cloudInitSeed").asString());
+        assertThat(seed).hasFileName(id + ".cidata.iso");
+        java.nio.file.Path seedFiles = seed.resolveSibling(seed.getFileName() + ".d");
+        assertThat(java.nio.file.Files.readString(seedFiles.resolve("meta-data"))).contains("\"demo-e2e\"");
+        String address = call("GET", "/admin/api/v1/vms/" + id, ADMIN, null).json().get("privateIpv4").asString();
+        assertThat(java.nio.file.Files.readString(seedFiles.resolve("network-config"))).contains(address + "/16");
 
         assertThat(call("DELETE", "/admin/api/v1/vms/" + id, ADMIN, null).status()).isEqualTo(202);
         awaitVmState(id, "deleted");
@@ -146,6 +154,7 @@ class DemoFleetTest extends ControlPlaneTestBase {
             assertThat(host.driver(bdf)).as(bdf).contains("nvidia");
         }
         assertThat(host.fmpm().activePartitions()).isEmpty();
+        assertThat(seedFiles).as("the seed goes with the domain").doesNotExist();
         assertThat(audit.violations()).isEmpty();
         assertThat(jdbc.sql("SELECT count(*) FROM pci_device WHERE vm_id = ?::uuid").param(id).query(Long.class)
                 .single()).isZero();
