@@ -16,21 +16,14 @@ import org.springframework.stereotype.Component;
  * own, then exits. A class of its own because Spring Boot's test scan skips classes nested in tests.
  */
 @Component
-class FailingTestProg implements Prog {
+class FailingTestProg extends ProgForTests {
 
     static final String NAME = "test-failing";
     static final Map<UUID, Integer> FAILURES_LEFT = new ConcurrentHashMap<>();
     static final Map<UUID, List<Instant>> RUNS = new ConcurrentHashMap<>();
 
-    private final JdbcClient jdbc;
-
     FailingTestProg(JdbcClient jdbc) {
-        this.jdbc = jdbc;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
+        super(NAME, jdbc);
     }
 
     @Override

@@ -19,7 +19,7 @@ import org.springframework.stereotype.Component;
  * because Spring Boot's test scan skips classes nested in tests.
  */
 @Component
-class RelayTestProg implements Prog {
+class RelayTestProg extends ProgForTests {
 
     static final String NAME = "test-relay";
     static final Map<UUID, List<String>> LABELS_RUN = new ConcurrentHashMap<>();
@@ -27,15 +27,8 @@ class RelayTestProg implements Prog {
     static final AtomicInteger OVERLAPS = new AtomicInteger();
     private static final Set<UUID> IN_PROGRESS = ConcurrentHashMap.newKeySet();
 
-    private final JdbcClient jdbc;
-
     RelayTestProg(JdbcClient jdbc) {
-        this.jdbc = jdbc;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
+        super(NAME, jdbc);
     }
 
     @Override
