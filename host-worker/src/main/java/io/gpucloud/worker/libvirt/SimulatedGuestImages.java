@@ -28,8 +28,8 @@ public final class SimulatedGuestImages implements GuestImages {
             return false;
         }
         try {
-            Files.createDirectories(overlay.getParent());
-            Files.write(overlay, qcow2Overlay(base, virtualSize(base)));
+            PrivateFiles.passThroughDirectory(overlay.getParent());
+            PrivateFiles.write(overlay, qcow2Overlay(base, virtualSize(base)));
         } catch (IOException e) {
             throw new GuestImageException("cannot write " + overlay + ": " + e, GuestImages.overlayCommand(base, overlay), 1);
         }
@@ -91,9 +91,10 @@ public final class SimulatedGuestImages implements GuestImages {
         Path dir = GuestImages.seedFiles(iso);
         try {
             ToolGuestImages.deleteTree(dir);
-            Files.createDirectories(dir);
+            PrivateFiles.passThroughDirectory(iso.getParent());
+            PrivateFiles.ownerOnlyDirectory(dir);
             for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
-                Files.write(dir.resolve(f.getKey()), f.getValue());
+                PrivateFiles.write(dir.resolve(f.getKey()), f.getValue());
             }
         } catch (IOException e) {
             throw new GuestImageException("cannot write the seed's files to " + dir + ": " + e,

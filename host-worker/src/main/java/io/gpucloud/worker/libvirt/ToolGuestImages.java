@@ -33,7 +33,7 @@ final class ToolGuestImages implements GuestImages {
         String command = GuestImages.overlayCommand(base, overlay);
         Path partial = overlay.resolveSibling(overlay.getFileName() + ".partial");
         try {
-            Files.createDirectories(overlay.getParent());
+            PrivateFiles.passThroughDirectory(overlay.getParent());
             Files.deleteIfExists(partial);
         } catch (IOException e) {
             throw new GuestImageException("cannot prepare " + overlay + ": " + e, command, 1);
@@ -45,6 +45,7 @@ final class ToolGuestImages implements GuestImages {
             deleteQuietly(partial);
             throw new GuestImageException(r.message(), command, r.exitCode());
         }
+        restrict(partial, command);
         move(partial, overlay, command);
         return true;
     }
@@ -57,10 +58,11 @@ final class ToolGuestImages implements GuestImages {
         List<String> args = new ArrayList<>(List.of("-quiet", "-output", partial.toString(), "-volid", "cidata",
                 "-joliet", "-rock", "-graft-points"));
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.passThroughDirectory(iso.getParent());
+            PrivateFiles.ownerOnlyDirectory(dir);
             for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
                 Path file = dir.resolve(f.getKey());
-                Files.write(file, f.getValue());
+                PrivateFiles.write(file, f.getValue());
                 args.add(f.getKey() + "=" + file);
             }
         } catch (IOException e) {
@@ -72,6 +74,7 @@ final class ToolGuestImages implements GuestImages {
                 deleteQuietly(partial);
                 throw new GuestImageException(r.message(), command, r.exitCode());
             }
+            restrict(partial, command);
             move(partial, iso, command);
         } finally {
             try {
@@ -79,6 +82,15 @@ final class ToolGuestImages implements GuestImages {
             } catch (IOException ignored) {
                 // left for the next attempt or the undefine to remove
             }
+        }
+    }
+
+    private static void restrict(Path file, String command) throws GuestImageException {
+        try {
+            PrivateFiles.ownerOnly(file);
+        } catch (IOException e) {
+            deleteQuietly(file);
+            throw new GuestImageException("cannot make " + file + " private: " + e, command, 1);
         }
     }
 

@@ -40,6 +40,8 @@ class GuestImagesTest {
         Path overlay = tmp.resolve("disks/vm-1.qcow2");
 
         assertThat(tools.createOverlay(base, overlay)).isTrue();
+        assertThat(mode(overlay)).as("a tenant's disk, on a shared host").isEqualTo("rw-------");
+        assertThat(mode(overlay.getParent())).as("QEMU may pass, nobody may list").isEqualTo("rwx--x--x");
 
         JsonNode info = info(overlay);
         assertThat(info.get("format").asString()).isEqualTo("qcow2");
@@ -84,6 +86,7 @@ class GuestImagesTest {
         tools.writeSeed(iso, files);
 
         assertThat(run(ISOINFO, "-d", "-i", iso.toString())).contains("Volume id: cidata");
+        assertThat(mode(iso)).as("user data often carries secrets").isEqualTo("rw-------");
         for (var f : files.byName().entrySet()) {
             assertThat(run(ISOINFO, "-J", "-i", iso.toString(), "-x", "/" + f.getKey()))
                     .as(f.getKey()).isEqualTo(f.getValue());
@@ -104,6 +107,7 @@ class GuestImagesTest {
 
         assertThat(new SimulatedGuestImages().createOverlay(base, overlay)).isTrue();
         assertThat(new SimulatedGuestImages().createOverlay(base, overlay)).isFalse();
+        assertThat(mode(overlay)).isEqualTo("rw-------");
 
         JsonNode info = info(overlay);
         assertThat(info.get("format").asString()).isEqualTo("qcow2");
@@ -121,6 +125,10 @@ class GuestImagesTest {
         assertThat(info(simulated).get("virtual-size").asLong()).isEqualTo(1L << 30);
         assertThat(Files.size(simulated)).isEqualTo(Files.size(real));
         assertThat(run(QEMU_IMG, "check", simulated.toString())).contains("No errors were found");
+    }
+
+    private static String mode(Path p) throws java.io.IOException {
+        return java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
     }
 
     private static JsonNode info(Path image) {
