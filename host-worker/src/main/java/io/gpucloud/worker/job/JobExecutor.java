@@ -362,7 +362,9 @@ public final class JobExecutor implements AutoCloseable {
             throw new ActionException(ErrorCodes.INVALID_DOMAIN_SPEC, "cannot render domain " + spec.name() + ": "
                     + e.getMessage(), e);
         }
-        makeMedia(spec, media, log, facts);
+        boolean hasGpus = rendered.layout().devices().stream().anyMatch(d -> "gpu".equalsIgnoreCase(d.host().kind()));
+        String ncclTopology = ncclWriter.render(spec, rendered.layout(), actions.cpu());
+        makeMedia(spec, media, hasGpus ? ncclTopology : null, log, facts);
         Path xmlFile = domainXmlFile(spec.vmId());
         writeFile(xmlFile, rendered.xml());
         Optional<DomainStatus> before = find(spec.vmId(), log);
@@ -380,11 +382,11 @@ public final class JobExecutor implements AutoCloseable {
         Path topo = ncclTopologyFile(spec.vmId());
         StepLog.Timer nccl = log.start("write NCCL topology of " + spec.name(), "cat > " + topo);
         try {
-            ncclWriter.write(topo, spec, rendered.layout(), actions.cpu());
+            writeFile(topo, ncclTopology);
             nccl.ok(null, rendered.layout().guestBdfs().toString());
-        } catch (IOException e) {
-            nccl.failed(null, e.toString());
-            throw new ActionException(ErrorCodes.INTERNAL_ERROR, "cannot write " + topo + ": " + e.getMessage(), e);
+        } catch (ActionException e) {
+            nccl.failed(null, e.getMessage());
+            throw e;
         }
         facts.put("domainName", defined.name());
         facts.put("domainState", defined.state().virshName());
@@ -397,8 +399,8 @@ public final class JobExecutor implements AutoCloseable {
      * The VM's own disk (a copy-on-write overlay of its boot image, made once and kept across defines)
      * and its cloud-init seed (made again on every define from the spec, which may have changed).
      */
-    private void makeMedia(DomainSpec spec, GuestMedia media, StepLog log, Map<String, String> facts)
-            throws ActionException {
+    private void makeMedia(DomainSpec spec, GuestMedia media, String ncclTopology, StepLog log,
+                           Map<String, String> facts) throws ActionException {
         if (media.bootDisk() != null) {
             Path base = Path.of(spec.bootImage());
             Path disk = media.bootDisk();
@@ -417,7 +419,7 @@ public final class JobExecutor implements AutoCloseable {
         if (media.seed() != null) {
             Path seed = media.seed();
             String mac = xmlBuilder.hasManagementNic() ? CloudInitSeed.macOf(spec.vmId()) : null;
-            CloudInitSeed.Files files = CloudInitSeed.render(spec.vmId(), spec.guestInit(), mac);
+            CloudInitSeed.Files files = CloudInitSeed.render(spec.vmId(), spec.guestInit(), mac, ncclTopology);
             StepLog.Timer t = log.start("write the cloud-init seed of " + spec.name(), GuestImages.seedCommand(seed));
             try {
                 actions.images().writeSeed(seed, files);

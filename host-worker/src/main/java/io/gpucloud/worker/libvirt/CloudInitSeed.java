@@ -15,7 +15,12 @@ import tools.jackson.databind.json.JsonMapper;
  *       ({@code public-keys}, which cloud-init installs for the image's default user);</li>
  *   <li>{@code user-data}: the customer's text as given, or an empty cloud-config;</li>
  *   <li>{@code network-config} (version 2), when the VM has a private address and a management NIC: that
- *       NIC, matched by its MAC, keeps DHCP for its default route and carries the private address too.</li>
+ *       NIC, matched by its MAC, keeps DHCP for its default route and carries the private address too;</li>
+ *   <li>{@code vendor-data}, when the VM has GPUs: the provider's cloud-config, which writes the guest's
+ *       NCCL topology file to {@value #NCCL_TOPO_FILE} and points NCCL at it in {@code /etc/nccl.conf}
+ *       (NCCL reads that file for its settings), so that NCCL in the guest sees the topology the host
+ *       mirrors without anyone setting {@code NCCL_TOPO_FILE}. cloud-init merges user-data over it, so a
+ *       customer can still override either file.</li>
  * </ul>
  * meta-data and network-config are written as JSON, which YAML reads as is: nothing a customer chose
  * (a hostname, a key comment) can change the document's structure.
@@ -35,6 +40,9 @@ public final class CloudInitSeed {
         }
     }
 
+    /** Where the guest finds its NCCL topology. */
+    public static final String NCCL_TOPO_FILE = "/etc/nccl/topo.xml";
+
     /** What a VM without user data gets: a valid, empty cloud-config (NoCloud needs the file). */
     static final String EMPTY_USER_DATA = "#cloud-config\n{}\n";
 
@@ -48,6 +56,14 @@ public final class CloudInitSeed {
      *            network-config: the image's own default applies)
      */
     public static Files render(UUID vmId, GuestInit init, String mac) {
+        return render(vmId, init, mac, null);
+    }
+
+    /**
+     * @param ncclTopology the guest's NCCL topology file ({@link NcclTopologyWriter}), or null for a VM
+     *                     without GPUs (then no vendor-data)
+     */
+    public static Files render(UUID vmId, GuestInit init, String mac, String ncclTopology) {
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("instance-id", vmId.toString());
         meta.put("local-hostname", init.hostname());
@@ -64,6 +80,14 @@ public final class CloudInitSeed {
             nic.put("dhcp4", true);
             nic.put("addresses", List.of(init.privateIpv4() + "/" + init.prefixLength()));
             files.put("network-config", JSON.writeValueAsString(Map.of("version", 2, "ethernets", Map.of("mgmt0", nic)))
+                    + "\n");
+        }
+        if (ncclTopology != null) {
+            List<Map<String, String>> writeFiles = List.of(
+                    Map.of("path", NCCL_TOPO_FILE, "permissions", "0644", "content", ncclTopology),
+                    Map.of("path", "/etc/nccl.conf", "permissions", "0644", "content",
+                            "NCCL_TOPO_FILE=" + NCCL_TOPO_FILE + "\n"));
+            files.put("vendor-data", "#cloud-config\n" + JSON.writeValueAsString(Map.of("write_files", writeFiles))
                     + "\n");
         }
         return new Files(files);

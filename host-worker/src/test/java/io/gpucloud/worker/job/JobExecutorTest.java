@@ -419,6 +419,11 @@ class JobExecutorTest {
         assertThat(Files.readString(seedFiles.resolve("meta-data"))).contains("ssh-ed25519 AAAAC3Nz ana@laptop");
         assertThat(Files.readString(seedFiles.resolve("network-config"))).contains("10.1.0.10/16")
                 .contains(CloudInitSeed.macOf(vm));
+        // the guest's NCCL gets the topology file the host wrote, without anyone setting NCCL_TOPO_FILE
+        tools.jackson.databind.JsonNode vendor = tools.jackson.databind.json.JsonMapper.builder().build().readTree(
+                Files.readString(seedFiles.resolve("vendor-data")).replaceFirst("^#cloud-config\n", ""));
+        assertThat(vendor.get("write_files").get(0).get("content").asString())
+                .isEqualTo(Files.readString(worker.ncclTopologyFile(vm))).contains("busid=\"0000:23:00.0\"");
 
         Files.write(disk, new byte[] {7}, java.nio.file.StandardOpenOption.APPEND); // the guest wrote something
         long written = Files.size(disk);

@@ -54,6 +54,25 @@ class CloudInitSeedTest {
     }
 
     @Test
+    void aGpuVmsVendorDataWritesItsNcclTopologyAndPointsNcclAtIt() {
+        String topology = "<system version=\"1\">\n  <cpu numaid=\"0\" affinity=\"0000ffff\"/>\n</system>\n";
+        CloudInitSeed.Files files = CloudInitSeed.render(VM, new GuestInit("gpu-01", null, null, 16, List.of()), null,
+                topology);
+
+        String vendor = files.byName().get("vendor-data");
+        assertThat(vendor).startsWith("#cloud-config\n");
+        JsonNode writeFiles = JSON.readTree(vendor.substring("#cloud-config\n".length())).get("write_files");
+        assertThat(writeFiles.get(0).get("path").asString()).isEqualTo("/etc/nccl/topo.xml");
+        assertThat(writeFiles.get(0).get("content").asString()).isEqualTo(topology);
+        assertThat(writeFiles.get(1).get("path").asString()).isEqualTo("/etc/nccl.conf");
+        assertThat(writeFiles.get(1).get("content").asString()).isEqualTo("NCCL_TOPO_FILE=/etc/nccl/topo.xml\n");
+        assertThat(files.byName().get("user-data")).as("the customer's user data is left alone")
+                .isEqualTo(CloudInitSeed.EMPTY_USER_DATA);
+        assertThat(CloudInitSeed.render(VM, new GuestInit("cpu-01", null, null, 16, List.of()), null).byName())
+                .as("no GPUs, nothing for NCCL").doesNotContainKey("vendor-data");
+    }
+
+    @Test
     void theMacIsQemusPrefixFixedByTheVmAndDiffersBetweenVms() {
         assertThat(CloudInitSeed.macOf(VM)).isEqualTo(CloudInitSeed.macOf(UUID.fromString(VM.toString())))
                 .matches("52:54:00(:[0-9a-f]{2}){3}");

@@ -79,7 +79,8 @@ class GuestImagesTest {
         UUID vm = UUID.randomUUID();
         CloudInitSeed.Files files = CloudInitSeed.render(vm, new GuestInit("train-01",
                 "#cloud-config\npackages: [htop]\n", "10.1.0.10", 16, List.of("ssh-ed25519 AAAAC3Nz ana@laptop")),
-                CloudInitSeed.macOf(vm));
+                CloudInitSeed.macOf(vm), "<system version=\"1\"/>\n");
+        assertThat(files.byName()).containsOnlyKeys("meta-data", "user-data", "network-config", "vendor-data");
         Path iso = tmp.resolve("domains/" + vm + ".cidata.iso");
         Files.createDirectories(iso.getParent());
 
