@@ -410,7 +410,7 @@ public final class JobExecutor implements AutoCloseable {
                 t.ok(null, created ? "created " + disk + " on " + base
                         : disk + " exists: kept (it holds what the guest wrote)");
             } catch (GuestImageException e) {
-                t.failed(null, e.getMessage());
+                t.failed(e.exitCode(), e.getMessage());
                 throw new ActionException(ErrorCodes.IMAGE_ERROR, "cannot create the disk of " + spec.name() + " on "
                         + base + ": " + e.getMessage(), e);
             }
@@ -425,7 +425,7 @@ public final class JobExecutor implements AutoCloseable {
                 actions.images().writeSeed(seed, files);
                 t.ok(null, String.join(", ", files.byName().keySet()));
             } catch (GuestImageException e) {
-                t.failed(null, e.getMessage());
+                t.failed(e.exitCode(), e.getMessage());
                 throw new ActionException(ErrorCodes.IMAGE_ERROR, "cannot write the cloud-init seed of " + spec.name()
                         + ": " + e.getMessage(), e);
             }

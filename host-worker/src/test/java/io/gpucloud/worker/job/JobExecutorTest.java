@@ -438,6 +438,31 @@ class JobExecutorTest {
     }
 
     @Test
+    void aBootImageTheHostDoesNotHaveIsAnImageErrorAndNothingIsDefined() throws Exception {
+        HostActions sim = HostActions.forSimulatedHost(host);
+        // this host's real qemu-img: the image is not there
+        HostActions withTools = new HostActions(sim.sysfs(), sim.binderTiming(), sim.fmpm(), sim.hypervisor(), sim.cpu(),
+                sim.catalog(), sim.shutdownPoll(), sim.managementNetwork(), sim.nvidiaSmi(), GuestImages.tools());
+        Path missing = stateDir.resolve("images/not-here.qcow2");
+        DomainSpec booted = DomainSpecs.forGpus(host.discover(), vm, spec.name(), gpus, 8, 65536, missing.toString(),
+                "default");
+        try (JobExecutor real = new JobExecutor(withTools, stateDir.resolve("real"))) {
+            JobResult r = real.execute(defineJob(booted));
+
+            assertThat(r.success()).isFalse();
+            assertThat(r.errorCode()).isEqualTo(ErrorCodes.IMAGE_ERROR);
+            assertThat(r.error()).contains(missing.toString()).contains("No such file or directory");
+            assertThat(r.steps()).last().satisfies(st -> {
+                assertThat(st.ok()).isFalse();
+                assertThat(st.exitCode()).isEqualTo(1);
+                assertThat(st.command()).startsWith("qemu-img create -f qcow2 -F qcow2 -b " + missing);
+            });
+            assertThat(real.hypervisor().find(vm)).as("nothing defined").isEmpty();
+            assertThat(real.bootDiskFile(vm)).doesNotExist();
+        }
+    }
+
+    @Test
     void aSpecThatCannotBeRenderedNeverReachesLibvirt() throws Exception {
         DomainSpec odd = new DomainSpec(vm, spec.name(), 1500, spec.vcpus(), List.of(new DomainSpec.NumaCell(0, 0, 1500)),
                 spec.devices(), spec.platform(), null, null);
