@@ -284,7 +284,7 @@ public final class DomainXmlBuilder {
         disk.attr("device", "disk");
         XmlNode driver = child(disk, "driver");
         driver.attr("name", "qemu");
-        driver.attr("type", file.endsWith(".qcow2") ? "qcow2" : "raw");
+        driver.attr("type", GuestImages.format(java.nio.file.Path.of(file)));
         driver.attr("cache", "none");
         driver.attr("io", "native");
         child(disk, "source").attr("file", file);
