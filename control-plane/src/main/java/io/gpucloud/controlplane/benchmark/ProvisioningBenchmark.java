@@ -207,6 +207,9 @@ class ProvisioningBenchmark implements ApplicationRunner {
         if (warmupVms <= 0 || warmupSeconds <= 0) {
             System.out.println("warm-up: none (a cold JVM: the JIT compiles during the measured phase)");
         }
+        // the benchmark's own threads: simulated workers and their HTTP client, clients, heartbeats, watcher
+        CpuSplit cpu = CpuSplit.of(jdbc, name -> name.startsWith("bench-") || name.startsWith("HttpClient-"));
+        CpuSplit.Sample cpuBefore = cpu.sample();
         System.out.printf("measuring: %,d VMs by %d clients%n", vms, clients);
         long beatsBefore = heartbeats.get();
         long measuredFrom = System.nanoTime();
@@ -214,6 +217,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
         Map<String, double[]> jobsBefore = jobTimes();
         long jobsBeforeCount = jobsAnswered.get();
         Phase m = runPhase("m", vms, base, admin, http);
+        CpuSplit.Sample cpuAfter = cpu.sample();
         Map<String, double[]> labelsAfter = labelTimes();
         Map<String, double[]> jobsAfter = jobTimes();
 
@@ -236,6 +240,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 m.timedOut.get());
         System.out.printf("wall: %.2f s -> %.1f VMs/s; jobs answered: %,d; worker errors: %,d%n", m.seconds,
                 vms / m.seconds, jobsAnswered.get() - jobsBeforeCount, workerErrors.get());
+        System.out.printf("CPU per VM while measured: %s%n", cpu.perUnit(cpuBefore, cpuAfter, vms));
         System.out.printf("create -> running: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms "
                         + "(target p50 <= 50 ms, p99 <= 250 ms: %s)%n", pct(lat, .5), pct(lat, .9), pct(lat, .99),
                 pct(lat, 1), mean(lat), pct(lat, .5) <= 50 && pct(lat, .99) <= 250 ? "met" : "MISSED");
