@@ -134,4 +134,14 @@ public abstract class ControlPlaneTestBase {
     protected String bootstrapToken() {
         return tokens.issueBootstrapToken("test-bootstrap", Instant.now().plus(1, ChronoUnit.HOURS)).token();
     }
+
+    /** A syntactically real ssh-ed25519 public key (a random point; nobody can log in with it). */
+    protected static String ed25519Key(String comment) {
+        byte[] type = "ssh-ed25519".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] point = new byte[32];
+        new java.security.SecureRandom().nextBytes(point);
+        java.nio.ByteBuffer blob = java.nio.ByteBuffer.allocate(4 + type.length + 4 + point.length);
+        blob.putInt(type.length).put(type).putInt(point.length).put(point);
+        return "ssh-ed25519 " + java.util.Base64.getEncoder().encodeToString(blob.array()) + " " + comment;
+    }
 }

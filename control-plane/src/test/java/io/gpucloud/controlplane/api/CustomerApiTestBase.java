@@ -15,11 +15,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -83,15 +80,6 @@ abstract class CustomerApiTestBase extends ControlPlaneTestBase {
         throw new AssertionError("timed out waiting for " + what);
     }
 
-    /** A syntactically real ssh-ed25519 public key (random point; never used to log in). */
-    static String ed25519Key(String comment) {
-        byte[] type = "ssh-ed25519".getBytes(StandardCharsets.US_ASCII);
-        byte[] point = new byte[32];
-        new SecureRandom().nextBytes(point);
-        ByteBuffer blob = ByteBuffer.allocate(4 + type.length + 4 + point.length);
-        blob.putInt(type.length).put(type).putInt(point.length).put(point);
-        return "ssh-ed25519 " + Base64.getEncoder().encodeToString(blob.array()) + " " + comment;
-    }
 
     /** Like {@link #call} with extra headers, or a body streamed without a declared length. */
     Response send(String method, String path, String bearer, String body, boolean chunked, String... headers) {

@@ -174,7 +174,7 @@ class ProjectConsoleTest extends ConsoleTestBase {
         expectRefusal(400);
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Add key")).click();
         assertThat(page.locator("#key-error")).containsText("publicKey");
-        page.getByLabel("Public key").fill(VmPagesTest.ed25519Key("me@laptop"));
+        page.getByLabel("Public key").fill(ed25519Key("me@laptop"));
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Add key")).click();
         assertThat(page.locator(".alert.ok")).containsText("Added SSH key " + name);
         assertThat(page.locator("#ssh-keys")).containsText("SHA256:");

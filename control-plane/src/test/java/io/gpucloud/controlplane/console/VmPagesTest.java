@@ -9,12 +9,8 @@ import com.microsoft.playwright.Locator;
 import com.microsoft.playwright.Page;
 import com.microsoft.playwright.assertions.LocatorAssertions;
 import com.microsoft.playwright.options.AriaRole;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.util.Base64;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,14 +26,6 @@ class VmPagesTest extends ConsoleTestBase {
     private String createdVmId;
 
     /** An OpenSSH ed25519 public key with a random body (the console checks the blob's structure). */
-    static String ed25519Key(String comment) {
-        byte[] type = "ssh-ed25519".getBytes(StandardCharsets.US_ASCII);
-        byte[] key = new byte[32];
-        ThreadLocalRandom.current().nextBytes(key);
-        ByteBuffer b = ByteBuffer.allocate(4 + type.length + 4 + key.length);
-        b.putInt(type.length).put(type).putInt(key.length).put(key);
-        return "ssh-ed25519 " + Base64.getEncoder().encodeToString(b.array()) + " " + comment;
-    }
 
     @AfterEach
     void deleteLeftovers() {

@@ -160,6 +160,41 @@ class DemoFleetTest extends ControlPlaneTestBase {
                 .single()).isZero();
     }
 
+    /**
+     * What a customer gives reaches the guest: through the customer API, a VM with an SSH key and user
+     * data boots its own disk on the catalog's image and reads the key and user data from its seed, as
+     * the real worker code writes them; deleting the VM removes both.
+     */
+    @Test
+    void aCustomersKeyAndUserDataReachTheSeedAndTheVmBootsItsOwnDisk() throws Exception {
+        readyHosts();
+        String project = "gpc_project_demo_test";
+        String key = ed25519Key("ana@laptop");
+        Response created = call("POST", "/api/v1/vms", project, Map.of("name", "seeded-e2e", "instanceType", "h100x1",
+                "sshPublicKeys", List.of(key), "userData", "#cloud-config\npackages: [htop]\n"));
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        String id = created.json().get("id").asString();
+        awaitVmState(id, "running");
+
+        JsonNode facts = call("GET", "/admin/api/v1/vms/" + id, ADMIN, null).json().get("jobs").get(0).get("result")
+                .get("facts");
+        java.nio.file.Path disk = java.nio.file.Path.of(facts.get("bootDisk").asString());
+        java.nio.file.Path seed = java.nio.file.Path.of(facts.get("cloudInitSeed").asString());
+        java.nio.file.Path seedFiles = seed.resolveSibling(seed.getFileName() + ".d");
+        assertThat(disk).exists().hasFileName(id + ".qcow2");
+        assertThat(java.nio.file.Files.readString(seedFiles.resolve("meta-data"))).contains(key)
+                .contains("\"seeded-e2e\"");
+        assertThat(java.nio.file.Files.readString(seedFiles.resolve("user-data")))
+                .isEqualTo("#cloud-config\npackages: [htop]\n");
+        assertThat(java.nio.file.Files.readString(seedFiles.resolve("vendor-data"))).contains("/etc/nccl/topo.xml");
+
+        assertThat(call("DELETE", "/api/v1/vms/" + id, project, null).status()).isEqualTo(202);
+        awaitVmState(id, "deleted");
+        assertThat(disk).doesNotExist();
+        assertThat(seedFiles).doesNotExist();
+        assertThat(audit.violations()).isEmpty();
+    }
+
     @Test
     void demoTokensFromTheEnvironmentWork() {
         assertThat(call("GET", "/admin/api/v1/hosts", ADMIN, null).status()).isEqualTo(200);
