@@ -12,7 +12,6 @@ import io.gpucloud.worker.sim.SimulatedHost;
 import io.gpucloud.worker.sim.SimulatedHostSpec;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -91,7 +90,7 @@ class DemoFleet implements AutoCloseable {
             // Each start is a fresh boot of the simulated server: a new sysfs tree, Fabric Manager
             // with nothing active. The worker's saved identity survives, as on a real host.
             Path root = hostDir.resolve("root");
-            deleteTree(root);
+            io.gpucloud.worker.FileTrees.deleteTree(root);
             SimulatedHost host = SimulatedHost.materialize(spec, root);
             hosts.add(host);
             JobExecutor executor = JobExecutor.forSimulatedHost(host, hostDir.resolve("state"));
@@ -151,17 +150,6 @@ class DemoFleet implements AutoCloseable {
     /** The simulated servers, for tests and for later slices that act on them. */
     List<SimulatedHost> hosts() {
         return List.copyOf(hosts);
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     @Override

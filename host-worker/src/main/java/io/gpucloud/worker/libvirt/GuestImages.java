@@ -37,7 +37,7 @@ public interface GuestImages {
      */
     static void removeSeed(Path iso) throws java.io.IOException {
         java.nio.file.Files.deleteIfExists(iso);
-        ToolGuestImages.deleteTree(seedFiles(iso));
+        io.gpucloud.worker.FileTrees.deleteTree(seedFiles(iso));
     }
 
     /** Where the seed's files are put before they become the volume. */

@@ -90,7 +90,7 @@ public final class SimulatedGuestImages implements GuestImages {
     public void writeSeed(Path iso, CloudInitSeed.Files files) throws GuestImageException {
         Path dir = GuestImages.seedFiles(iso);
         try {
-            ToolGuestImages.deleteTree(dir);
+            io.gpucloud.worker.FileTrees.deleteTree(dir);
             PrivateFiles.passThroughDirectory(iso.getParent());
             PrivateFiles.ownerOnlyDirectory(dir);
             for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {

@@ -1,5 +1,6 @@
 package io.gpucloud.worker.libvirt;
 
+import io.gpucloud.worker.FileTrees;
 import io.gpucloud.worker.command.CommandResult;
 import io.gpucloud.worker.command.ExternalCommand;
 import java.io.IOException;
@@ -78,7 +79,7 @@ final class ToolGuestImages implements GuestImages {
             move(partial, iso, command);
         } finally {
             try {
-                deleteTree(dir);
+                FileTrees.deleteTree(dir);
             } catch (IOException ignored) {
                 // left for the next attempt or the undefine to remove
             }
@@ -100,17 +101,6 @@ final class ToolGuestImages implements GuestImages {
         } catch (IOException e) {
             deleteQuietly(from);
             throw new GuestImageException("cannot move " + from + " to " + to + ": " + e, command, 1);
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 

@@ -14,7 +14,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +21,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * A server that exists only as files: a sysfs/procfs tree under {@link #root()} laid out like a real
@@ -162,10 +160,8 @@ public final class SimulatedHost implements AutoCloseable {
         if (!ownsRoot) {
             return;
         }
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            io.gpucloud.worker.FileTrees.deleteTree(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete simulated host " + root, e);
         }
