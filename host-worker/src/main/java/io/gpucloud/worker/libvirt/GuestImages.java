@@ -1,8 +1,13 @@
 package io.gpucloud.worker.libvirt;
 
+import io.gpucloud.worker.FileTrees;
 import io.gpucloud.worker.command.ExternalCommand;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The guest's images on the host: its own copy-on-write overlay of the shared boot image (so no VM
@@ -35,9 +40,27 @@ public interface GuestImages {
      * Removes a seed volume and the directory of its files beside it ({@code <iso>.d}: a simulated host's
      * seed, or what a worker that died while making one left behind).
      */
-    static void removeSeed(Path iso) throws java.io.IOException {
-        java.nio.file.Files.deleteIfExists(iso);
-        io.gpucloud.worker.FileTrees.deleteTree(seedFiles(iso));
+    static void removeSeed(Path iso) throws IOException {
+        Files.deleteIfExists(iso);
+        FileTrees.deleteTree(seedFiles(iso));
+    }
+
+    /**
+     * Writes the seed's files, owner-only, into {@link #seedFiles} (replacing what was there) and
+     * returns each file's path by its name on the volume.
+     */
+    static Map<String, Path> writeSeedFiles(Path iso, CloudInitSeed.Files files) throws IOException {
+        Path dir = seedFiles(iso);
+        FileTrees.deleteTree(dir);
+        PrivateFiles.passThroughDirectory(iso.getParent());
+        PrivateFiles.ownerOnlyDirectory(dir);
+        Map<String, Path> written = new LinkedHashMap<>();
+        for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
+            Path file = dir.resolve(f.getKey());
+            PrivateFiles.write(file, f.getValue());
+            written.put(f.getKey(), file);
+        }
+        return written;
     }
 
     /** Where the seed's files are put before they become the volume. */

@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * {@link GuestImages} of a simulated host, which holds every catalog image (its paths need not exist
@@ -88,16 +87,10 @@ public final class SimulatedGuestImages implements GuestImages {
 
     @Override
     public void writeSeed(Path iso, CloudInitSeed.Files files) throws GuestImageException {
-        Path dir = GuestImages.seedFiles(iso);
         try {
-            io.gpucloud.worker.FileTrees.deleteTree(dir);
-            PrivateFiles.passThroughDirectory(iso.getParent());
-            PrivateFiles.ownerOnlyDirectory(dir);
-            for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
-                PrivateFiles.write(dir.resolve(f.getKey()), f.getValue());
-            }
+            GuestImages.writeSeedFiles(iso, files);
         } catch (IOException e) {
-            throw new GuestImageException("cannot write the seed's files to " + dir + ": " + e,
+            throw new GuestImageException("cannot write the seed's files to " + GuestImages.seedFiles(iso) + ": " + e,
                     GuestImages.seedCommand(iso), 1);
         }
     }

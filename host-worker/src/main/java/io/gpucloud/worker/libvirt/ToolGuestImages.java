@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@link GuestImages} through {@code qemu-img} and {@code genisoimage}. Both write to a temporary name
@@ -59,13 +58,7 @@ final class ToolGuestImages implements GuestImages {
         List<String> args = new ArrayList<>(List.of("-quiet", "-output", partial.toString(), "-volid", "cidata",
                 "-joliet", "-rock", "-graft-points"));
         try {
-            PrivateFiles.passThroughDirectory(iso.getParent());
-            PrivateFiles.ownerOnlyDirectory(dir);
-            for (Map.Entry<String, byte[]> f : files.bytes().entrySet()) {
-                Path file = dir.resolve(f.getKey());
-                PrivateFiles.write(file, f.getValue());
-                args.add(f.getKey() + "=" + file);
-            }
+            GuestImages.writeSeedFiles(iso, files).forEach((name, file) -> args.add(name + "=" + file));
         } catch (IOException e) {
             throw new GuestImageException("cannot write the seed's files to " + dir + ": " + e, command, 1);
         }
