@@ -362,7 +362,7 @@ public final class JobExecutor implements AutoCloseable {
             throw new ActionException(ErrorCodes.INVALID_DOMAIN_SPEC, "cannot render domain " + spec.name() + ": "
                     + e.getMessage(), e);
         }
-        boolean hasGpus = rendered.layout().devices().stream().anyMatch(d -> "gpu".equalsIgnoreCase(d.host().kind()));
+        boolean hasGpus = rendered.layout().devices().stream().anyMatch(DomainXmlBuilder::isGpu);
         String ncclTopology = ncclWriter.render(spec, rendered.layout(), actions.cpu());
         makeMedia(spec, media, hasGpus ? ncclTopology : null, log, facts);
         Path xmlFile = domainXmlFile(spec.vmId());

@@ -52,14 +52,8 @@ public final class CloudInitSeed {
     }
 
     /**
-     * @param mac the management NIC's MAC address, or null when the domain has none (then no
-     *            network-config: the image's own default applies)
-     */
-    public static Files render(UUID vmId, GuestInit init, String mac) {
-        return render(vmId, init, mac, null);
-    }
-
-    /**
+     * @param mac          the management NIC's MAC address, or null when the domain has none (then no
+     *                     network-config: the image's own default applies)
      * @param ncclTopology the guest's NCCL topology file ({@link NcclTopologyWriter}), or null for a VM
      *                     without GPUs (then no vendor-data)
      */

@@ -368,7 +368,7 @@ public final class DomainXmlBuilder {
 
     // ---- helpers ------------------------------------------------------------------------------------------
 
-    static boolean isGpu(GuestDevice d) {
+    public static boolean isGpu(GuestDevice d) {
         return "gpu".equalsIgnoreCase(d.host().kind());
     }
 

@@ -5,11 +5,6 @@ import io.gpucloud.protocol.job.DomainSpec.VcpuPin;
 import io.gpucloud.worker.libvirt.GuestPciLayout.GuestDevice;
 import io.gpucloud.worker.vfio.PciDriverBinder;
 import io.gpucloud.worker.vfio.Sysfs;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -83,15 +78,6 @@ public final class NcclTopologyWriter {
             }
         }
         return system.render(Map.of());
-    }
-
-    /** Writes the file atomically (a guest agent may pick it up any time). */
-    public Path write(Path file, DomainSpec spec, GuestPciLayout layout, CpuIdentity cpuId) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, render(spec, layout, cpuId), StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return file;
     }
 
     private XmlNode switchNode(XmlNode cpu, String switchBdf, GuestDevice first) {

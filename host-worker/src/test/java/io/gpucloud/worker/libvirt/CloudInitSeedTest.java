@@ -22,7 +22,7 @@ class CloudInitSeedTest {
         GuestInit init = new GuestInit("train-01", "#cloud-config\npackages: [htop]\n", "10.1.0.10", 16, List.of(key));
         String mac = CloudInitSeed.macOf(VM);
 
-        CloudInitSeed.Files files = CloudInitSeed.render(VM, init, mac);
+        CloudInitSeed.Files files = CloudInitSeed.render(VM, init, mac, null);
 
         assertThat(files.byName()).containsOnlyKeys("meta-data", "user-data", "network-config");
         JsonNode meta = JSON.readTree(files.byName().get("meta-data"));
@@ -43,12 +43,12 @@ class CloudInitSeedTest {
     void withoutUserDataAddressOrNicTheSeedStillBootsCloudInit() {
         GuestInit init = new GuestInit("cpu-01", null, null, 16, List.of());
 
-        CloudInitSeed.Files files = CloudInitSeed.render(VM, init, CloudInitSeed.macOf(VM));
+        CloudInitSeed.Files files = CloudInitSeed.render(VM, init, CloudInitSeed.macOf(VM), null);
 
         assertThat(files.byName()).containsOnlyKeys("meta-data", "user-data");
         assertThat(files.byName().get("user-data")).isEqualTo(CloudInitSeed.EMPTY_USER_DATA);
         assertThat(JSON.readTree(files.byName().get("meta-data")).has("public-keys")).isFalse();
-        assertThat(CloudInitSeed.render(VM, new GuestInit("x", "  ", "10.1.0.11", 16, List.of()), null).byName())
+        assertThat(CloudInitSeed.render(VM, new GuestInit("x", "  ", "10.1.0.11", 16, List.of()), null, null).byName())
                 .as("no management NIC: nothing to match an address to").doesNotContainKey("network-config")
                 .containsEntry("user-data", CloudInitSeed.EMPTY_USER_DATA);
     }
@@ -68,7 +68,7 @@ class CloudInitSeedTest {
         assertThat(writeFiles.get(1).get("content").asString()).isEqualTo("NCCL_TOPO_FILE=/etc/nccl/topo.xml\n");
         assertThat(files.byName().get("user-data")).as("the customer's user data is left alone")
                 .isEqualTo(CloudInitSeed.EMPTY_USER_DATA);
-        assertThat(CloudInitSeed.render(VM, new GuestInit("cpu-01", null, null, 16, List.of()), null).byName())
+        assertThat(CloudInitSeed.render(VM, new GuestInit("cpu-01", null, null, 16, List.of()), null, null).byName())
                 .as("no GPUs, nothing for NCCL").doesNotContainKey("vendor-data");
     }
 

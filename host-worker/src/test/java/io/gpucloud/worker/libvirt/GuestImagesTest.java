@@ -95,7 +95,7 @@ class GuestImagesTest {
         }
         assertThat(GuestImages.seedFiles(iso)).as("the files' directory is gone").doesNotExist();
 
-        tools.writeSeed(iso, CloudInitSeed.render(vm, new GuestInit("renamed", null, null, 16, List.of()), null));
+        tools.writeSeed(iso, CloudInitSeed.render(vm, new GuestInit("renamed", null, null, 16, List.of()), null, null));
         assertThat(run(ISOINFO, "-J", "-i", iso.toString(), "-x", "/meta-data")).contains("\"renamed\"");
 
         GuestImages.removeSeed(iso);
