@@ -8,6 +8,7 @@ import io.gpucloud.worker.command.RecordedCommands;
 import io.gpucloud.worker.discovery.HostDiscovery;
 import io.gpucloud.worker.fabric.Fmpm;
 import io.gpucloud.worker.job.JobExecutor;
+import io.gpucloud.worker.libvirt.BootImageDirectory;
 import io.gpucloud.worker.nvidiasmi.NvidiaSmi;
 import java.net.URI;
 import java.nio.file.Path;
@@ -28,7 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
  *   java -jar host-worker-exec.jar --discover-only --root DIR     # the same for a capture-host.sh capture
  * </pre>
  * Options may also come from the environment: GPUCLOUD_CONTROL_PLANE, GPUCLOUD_BOOTSTRAP_TOKEN,
- * GPUCLOUD_LOCATION, GPUCLOUD_STATE_DIR.
+ * GPUCLOUD_LOCATION, GPUCLOUD_STATE_DIR, GPUCLOUD_IMAGES_DIR (the boot images, default /var/lib/gpucloud/images).
  */
 public final class HostWorkerMain {
 
@@ -39,7 +40,7 @@ public final class HostWorkerMain {
         Map<String, String> opts = parse(args);
         if (opts.containsKey("help")) {
             System.out.println("usage: host-worker --control-plane URL --bootstrap-token TOKEN [--location L] "
-                    + "[--state-dir DIR] [--root /] [--fabric-mode shared|full] | --discover-only [--root /]");
+                    + "[--state-dir DIR] [--images-dir DIR] [--root /] [--fabric-mode shared|full] | --discover-only [--root /]");
             return;
         }
         Path root = Path.of(opts.getOrDefault("root", "/"));
@@ -75,8 +76,10 @@ public final class HostWorkerMain {
                 option(opts, "location", "GPUCLOUD_LOCATION", "default"),
                 new CredentialStore(stateDir.resolve("identity.properties")));
         // fails fast when libvirt (qemu:///system) cannot be opened: a worker that cannot act must not take jobs
-        JobExecutor executor = JobExecutor.forThisHost(stateDir);
-        agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport());
+        Path images = Path.of(option(opts, "images-dir", "GPUCLOUD_IMAGES_DIR", BootImageDirectory.DEFAULT.toString()));
+        JobExecutor executor = JobExecutor.forThisHost(stateDir, BootImageDirectory.of(images));
+        agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport())
+                .withBootImages(executor::bootImages);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.close();

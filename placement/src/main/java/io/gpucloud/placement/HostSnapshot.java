@@ -2,6 +2,7 @@ package io.gpucloud.placement;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -15,15 +16,37 @@ import java.util.UUID;
  * @param partitions         every fabric partition of the host (empty without a fabric)
  * @param numaNodes          per NUMA node, the CPUs and hugepages still free
  * @param vmEndTimes         expected end of each VM living on the host (lifetime-aware scoring), may be empty
+ * @param bootImages         the boot images (paths) the host's worker last reported holding, or null when it
+ *                           has not reported them (a host that says nothing is taken to hold every image)
  */
 public record HostSnapshot(UUID hostId, String name, String location, String state, String platform, String gpuModel,
                            String fabricMode, String virtualizationMode, boolean passthroughCapable,
                            List<GpuSnapshot> gpus, List<PartitionSnapshot> partitions, List<NumaSnapshot> numaNodes,
-                           List<Instant> vmEndTimes) {
+                           List<Instant> vmEndTimes, Set<String> bootImages) {
     public HostSnapshot {
         gpus = List.copyOf(gpus);
         partitions = List.copyOf(partitions);
         numaNodes = List.copyOf(numaNodes);
         vmEndTimes = vmEndTimes == null ? List.of() : List.copyOf(vmEndTimes);
+        bootImages = bootImages == null ? null : Set.copyOf(bootImages);
+    }
+
+    /** A host that has not reported its boot images (the fragmentation benchmark's, or an older worker's). */
+    public HostSnapshot(UUID hostId, String name, String location, String state, String platform, String gpuModel,
+                        String fabricMode, String virtualizationMode, boolean passthroughCapable,
+                        List<GpuSnapshot> gpus, List<PartitionSnapshot> partitions, List<NumaSnapshot> numaNodes,
+                        List<Instant> vmEndTimes) {
+        this(hostId, name, location, state, platform, gpuModel, fabricMode, virtualizationMode, passthroughCapable,
+                gpus, partitions, numaNodes, vmEndTimes, null);
+    }
+
+    /** True unless the host reported its boot images and {@code image} is not among them. */
+    public boolean holdsBootImage(String image) {
+        return holdsBootImage(bootImages, image);
+    }
+
+    /** The rule of {@link #holdsBootImage(String)} for a host's report ({@code reported} null: none yet). */
+    public static boolean holdsBootImage(Set<String> reported, String image) {
+        return image == null || reported == null || reported.contains(image);
     }
 }

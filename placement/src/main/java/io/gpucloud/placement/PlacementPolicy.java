@@ -1,5 +1,6 @@
 package io.gpucloud.placement;
 
+import io.gpucloud.placement.filter.BootImageFilter;
 import io.gpucloud.placement.filter.FabricModeFilter;
 import io.gpucloud.placement.filter.FabricPartitionFilter;
 import io.gpucloud.placement.filter.GpuModelFilter;
@@ -90,7 +91,7 @@ public final class PlacementPolicy {
     /** Static filters first (cheap), then GPU capacity, then NUMA CPUs and hugepages. */
     public static List<HostFilter> defaultFilters() {
         return List.of(new HostStateFilter(), new GpuModelFilter(), new LocationFilter(), new HostIdFilter(),
-                new FabricModeFilter(), new VirtualizationModeFilter(), new PassthroughCapableFilter(),
+                new BootImageFilter(), new FabricModeFilter(), new VirtualizationModeFilter(), new PassthroughCapableFilter(),
                 new FabricPartitionFilter(), new IommuGroupFilter(), new WholeBoardFilter(),
                 new NumaCpuFilter(), new NumaHugepageFilter());
     }

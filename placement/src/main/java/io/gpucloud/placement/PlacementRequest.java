@@ -17,13 +17,22 @@ import java.util.UUID;
  * @param numaPolicy        REQUIRED: CPUs and memory only from the GPUs' NUMA nodes; PREFERRED: spill if needed
  * @param dedicatedCores    take whole physical cores (a CPU with its hyperthread siblings)
  * @param expectedDuration  optional hint of how long the VM will live (lifetime-aware packing); null if unknown
+ * @param bootImage         the boot image (its path on the host) the VM's disk is made from, or null for none
  */
 public record PlacementRequest(UUID vmId, String gpuModel, int gpuCount, int vcpus, long memoryMiB, String location,
                                Set<UUID> hostIds, NumaPolicy numaPolicy, boolean dedicatedCores,
-                               Duration expectedDuration) {
+                               Duration expectedDuration, String bootImage) {
     public PlacementRequest {
         hostIds = hostIds == null ? Set.of() : Set.copyOf(hostIds);
         numaPolicy = numaPolicy == null ? NumaPolicy.PREFERRED : numaPolicy;
+    }
+
+    /** A request without a boot image (benchmarks, previews of GPU capacity). */
+    public PlacementRequest(UUID vmId, String gpuModel, int gpuCount, int vcpus, long memoryMiB, String location,
+                            Set<UUID> hostIds, NumaPolicy numaPolicy, boolean dedicatedCores,
+                            Duration expectedDuration) {
+        this(vmId, gpuModel, gpuCount, vcpus, memoryMiB, location, hostIds, numaPolicy, dedicatedCores,
+                expectedDuration, null);
     }
 
     public long hugepages1g() {

@@ -92,7 +92,7 @@ class HostChoiceTest {
         assertThat(d.rejections()).containsExactly(
                 java.util.Map.entry("host-state", 1), java.util.Map.entry("gpu-model", 1),
                 java.util.Map.entry("location", 1), java.util.Map.entry("host-ids", 0),
-                java.util.Map.entry("fabric-mode", 1), java.util.Map.entry("virtualization-mode", 1),
+                java.util.Map.entry("boot-image", 0), java.util.Map.entry("fabric-mode", 1), java.util.Map.entry("virtualization-mode", 1),
                 java.util.Map.entry("passthrough-capable", 1), java.util.Map.entry("gpu-partition", 0),
                 java.util.Map.entry("gpu-iommu-groups", 0), java.util.Map.entry("gpu-whole-board", 0),
                 java.util.Map.entry("numa-cpus", 0), java.util.Map.entry("numa-hugepages", 0),
@@ -104,6 +104,35 @@ class HostChoiceTest {
         PlacementRequest pinned = new PlacementRequest(UUID.randomUUID(), H100, 2, 8, 8192, null,
                 Set.of(draining.hostId(), ok.hostId()), NumaPolicy.PREFERRED, false, null);
         assertThat(policy().decide(pinned, hosts).rejections()).containsEntry("host-ids", 4);
+    }
+
+    @Test
+    void aVmGoesOnlyWhereItsBootImageIsAndSaysSoWhenNoHostHasIt() {
+        String ubuntu = "/var/lib/gpucloud/images/ubuntu-24.04.qcow2";
+        String debian = "/var/lib/gpucloud/images/debian-12.qcow2";
+        // the fullest board would win on best fit, but it lacks the image
+        HostSnapshot fullestWithoutImage = TestHosts.h100().hold(1).hold(5).bootImages(debian).build(); // 2 free
+        HostSnapshot emptyWithImage = TestHosts.h100().bootImages(ubuntu, debian).build();
+        HostSnapshot silent = TestHosts.h100().hold(1).build(); // 4 free; an older worker, which reports nothing
+        PlacementRequest r = new PlacementRequest(UUID.randomUUID(), H100, 1, 4, 16 * 1024, null, Set.of(),
+                NumaPolicy.PREFERRED, false, null, ubuntu);
+
+        PlacementDecision d = policy().decide(r, List.of(fullestWithoutImage, emptyWithImage, silent));
+        assertThat(d.candidates()).extracting(Placement::hostId).doesNotContain(fullestWithoutImage.hostId())
+                .first().isEqualTo(silent.hostId());
+        assertThat(d.rejections()).containsEntry("boot-image", 1);
+        assertThat(policy().decide(r, List.of(fullestWithoutImage, emptyWithImage)).candidates())
+                .extracting(Placement::hostId).containsExactly(emptyWithImage.hostId());
+
+        PlacementDecision none = policy().decide(r, List.of(fullestWithoutImage));
+        assertThat(none.placed()).isFalse();
+        assertThat(none.explanation()).isEqualTo("1 host considered: 1 lack the boot image ubuntu-24.04.qcow2"
+                + "; 0 hosts H100-SXM5-80GB ready; none fits a 1-GPU VM with 4 vCPUs and 16 GiB");
+
+        // without a boot image (no disk) any host will do
+        PlacementRequest diskless = new PlacementRequest(UUID.randomUUID(), H100, 1, 4, 16 * 1024, null, Set.of(),
+                NumaPolicy.PREFERRED, false, null);
+        assertThat(policy().decide(diskless, List.of(fullestWithoutImage)).placed()).isTrue();
     }
 
     @Test

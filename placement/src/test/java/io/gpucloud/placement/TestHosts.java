@@ -76,6 +76,7 @@ final class TestHosts {
         final Set<Integer> takenCpus = new HashSet<>();
         final int[] hugepagesTaken = new int[2];
         boolean unknownNuma;
+        Set<String> bootImages; // null: not reported
 
         HostBuilder(Platform p) {
             this.platform = p;
@@ -88,6 +89,12 @@ final class TestHosts {
 
         HostBuilder name(String v) {
             name = v;
+            return this;
+        }
+
+        /** The boot images the host's worker reported (none reported unless this is called). */
+        HostBuilder bootImages(String... paths) {
+            bootImages = Set.of(paths);
             return this;
         }
 
@@ -198,7 +205,7 @@ final class TestHosts {
             }
             return new HostSnapshot(id, name, location, state, "HGX", model, fabric, virt, passthrough, gpus,
                     fabric.equals("SHARED_NVSWITCH") ? parts : List.of(),
-                    interleavedNuma(coresPerNode, takenCpus, hugepagesPerNode, hugepagesTaken), ends);
+                    interleavedNuma(coresPerNode, takenCpus, hugepagesPerNode, hugepagesTaken), ends, bootImages);
         }
     }
 

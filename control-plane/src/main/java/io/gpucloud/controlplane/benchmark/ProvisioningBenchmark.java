@@ -58,8 +58,15 @@ import tools.jackson.databind.json.JsonMapper;
  * java -jar control-plane/target/control-plane.jar --spring.profiles.active=provisioning-benchmark \
  *      [--benchmark.vms=1000] [--benchmark.clients=32] [--benchmark.hosts=auto] \
  *      [--benchmark.worker-mode=http|direct] [--benchmark.sizes=mixed|1] [--benchmark.warmup-vms=300]
- *      [--benchmark.warmup-seconds=120]
+ *      [--benchmark.warmup-seconds=120] [--benchmark.rate=0]
  * </pre>
+ *
+ * Load: with {@code rate} 0 (the default) each client creates its next VM as soon as its last one runs
+ * (closed loop: the clients saturate the control plane, and latency is mostly their own queue, about
+ * clients / throughput). With {@code rate} R > 0 the VMs are offered at R per second, evenly spaced, by
+ * the same clients (open loop: the i-th VM is due at i / R s); each VM's time runs from when it was due,
+ * not from when a client got to it, so a control plane that falls behind is charged for the wait too. If
+ * all clients are busy when a VM is due, it waits for one, and that wait counts.
  *
  * Warm-up: rounds of {@code warmup-vms} VMs, each created the way the measured phase does and then
  * deleted through {@code DELETE /admin/api/v1/vms/{id}} (waiting for {@code deleted}), repeated until
@@ -99,6 +106,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
     private final ConfigurableApplicationContext context;
     private final int vms;
     private final int clients;
+    private final double rate;
     private final int hostsWanted;
     private final int warmupVms;
     private final int warmupSeconds;
@@ -127,6 +135,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                           @Value("${benchmark.direct-threads:4}") int directThreads,
                           @Value("${benchmark.poll-ms:2}") int pollMs,
                           @Value("${benchmark.heartbeat-seconds:0}") int heartbeatSeconds,
+                          @Value("${benchmark.rate:0}") double rate,
                           io.gpucloud.controlplane.inventory.InventoryProperties inventory) {
         this.jdbc = jdbc;
         this.tx = tx;
@@ -140,6 +149,10 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.context = context;
         this.vms = vms;
         this.clients = clients;
+        if (rate < 0) {
+            throw new IllegalArgumentException("benchmark.rate must be 0 (closed loop) or a positive VMs/s");
+        }
+        this.rate = rate;
         this.warmupVms = warmupVms;
         this.warmupSeconds = warmupSeconds;
         this.workerMode = workerMode;
@@ -199,7 +212,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
         long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
         for (int round = 1; warmupVms > 0 && warmupSeconds > 0 && (round == 1 || System.nanoTime() < warmUntil);
              round++) {
-            Phase warm = runPhase("w" + round, warmupVms, base, admin, http);
+            Phase warm = runPhase("w" + round, warmupVms, base, admin, http, 0);
             double deleted = deleteAll(warm.ids, base, admin, http);
             System.out.printf("warm-up round %d: %d VMs created in %.1f s, deleted in %.1f s (not counted)%n", round,
                     warmupVms, warm.seconds, deleted);
@@ -210,13 +223,13 @@ class ProvisioningBenchmark implements ApplicationRunner {
         // the benchmark's own threads: simulated workers and their HTTP client, clients, heartbeats, watcher
         CpuSplit cpu = CpuSplit.of(jdbc, name -> name.startsWith("bench-") || name.startsWith("HttpClient-"));
         CpuSplit.Sample cpuBefore = cpu.sample();
-        System.out.printf("measuring: %,d VMs by %d clients%n", vms, clients);
+        System.out.printf("measuring: %,d VMs by %d clients, %s%n", vms, clients, load());
         long beatsBefore = heartbeats.get();
         long measuredFrom = System.nanoTime();
         Map<String, double[]> labelsBefore = labelTimes();
         Map<String, double[]> jobsBefore = jobTimes();
         long jobsBeforeCount = jobsAnswered.get();
-        Phase m = runPhase("m", vms, base, admin, http);
+        Phase m = runPhase("m", vms, base, admin, http, rate);
         CpuSplit.Sample cpuAfter = cpu.sample();
         Map<String, double[]> labelsAfter = labelTimes();
         Map<String, double[]> jobsAfter = jobTimes();
@@ -235,9 +248,12 @@ class ProvisioningBenchmark implements ApplicationRunner {
                         ? "1 long-poll thread per host over HTTP" : directThreads + " in-process threads via JobQueue",
                 heartbeats.get() - beatsBefore, heartbeatSeconds,
                 hostIds.size() * measuredSeconds / heartbeatSeconds);
-        System.out.printf("VMs: %,d (%s GPUs: %s) by %d clients over POST /admin/api/v1/vms; running: %,d, "
-                        + "failed: %,d, timed out: %,d%n", vms, sizes, m.sizeMix(), clients, running, m.failed.get(),
-                m.timedOut.get());
+        System.out.printf("VMs: %,d (%s GPUs: %s) by %d clients over POST /admin/api/v1/vms, %s; running: %,d, "
+                        + "failed: %,d, timed out: %,d%n", vms, sizes, m.sizeMix(), clients, load(), running,
+                m.failed.get(), m.timedOut.get());
+        if (rate > 0) {
+            System.out.printf("  clients busy when a VM was due, so it waited for one: %,d VMs%n", m.late.get());
+        }
         System.out.printf("wall: %.2f s -> %.1f VMs/s; jobs answered: %,d; worker errors: %,d%n", m.seconds,
                 vms / m.seconds, jobsAnswered.get() - jobsBeforeCount, workerErrors.get());
         System.out.printf("CPU per VM while measured: %s%n", cpu.perUnit(cpuBefore, cpuAfter, vms));
@@ -289,6 +305,11 @@ class ProvisioningBenchmark implements ApplicationRunner {
 
     // ---- clients ----
 
+    private String load() {
+        return rate > 0 ? String.format("offered at %.1f VMs/s (open loop)", rate)
+                : "each as soon as its last VM runs (closed loop)";
+    }
+
     private final class Phase {
         final List<UUID> ids = java.util.Collections.synchronizedList(new ArrayList<>());
         long[] latencies;
@@ -296,6 +317,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
         double seconds;
         final AtomicInteger failed = new AtomicInteger();
         final AtomicInteger timedOut = new AtomicInteger();
+        final AtomicInteger late = new AtomicInteger();
         final int[] sizeCounts = new int[9];
 
         String sizeMix() {
@@ -309,7 +331,8 @@ class ProvisioningBenchmark implements ApplicationRunner {
         }
     }
 
-    private Phase runPhase(String prefix, int count, URI base, String admin, HttpClient http)
+    /** {@code count} VMs by the clients; {@code rate} > 0 offers them at that many per second (see the class). */
+    private Phase runPhase(String prefix, int count, URI base, String admin, HttpClient http, double rate)
             throws InterruptedException {
         Phase p = new Phase();
         p.latencies = new long[count];
@@ -329,7 +352,17 @@ class ProvisioningBenchmark implements ApplicationRunner {
             daemon("bench-client-" + c, () -> {
                 try {
                     for (int i; (i = next.getAndIncrement()) < count; ) {
-                        createAndAwait(p, i, prefix + "-" + i, plan[i], models[i], base, admin, http);
+                        long due = System.nanoTime();
+                        if (rate > 0) {
+                            due = start + (long) (i * 1e9 / rate);
+                            long wait = due - System.nanoTime();
+                            if (wait > 0) {
+                                sleep((wait + 999_999) / 1_000_000); // never before it is due
+                            } else if (wait < -1_000_000) {
+                                p.late.incrementAndGet();
+                            }
+                        }
+                        createAndAwait(p, i, prefix + "-" + i, plan[i], models[i], base, admin, http, due);
                     }
                 } finally {
                     done.countDown();
@@ -384,8 +417,9 @@ class ProvisioningBenchmark implements ApplicationRunner {
         return (System.nanoTime() - start) / 1e9;
     }
 
+    /** Creates VM {@code i} and waits for it; its times run from {@code due} ({@link System#nanoTime()}). */
     private void createAndAwait(Phase p, int i, String name, int gpus, String model, URI base, String admin,
-                                HttpClient http) {
+                                HttpClient http, long due) {
         String body = "{\"name\":\"" + name + "\",\"gpuModel\":\"" + model + "\",\"gpuCount\":" + gpus
                 + ",\"vcpus\":" + gpus * 12 + ",\"memoryMiB\":" + gpus * 96L * 1024 + ",\"location\":\"bench-1\"}";
         HttpRequest request = HttpRequest.newBuilder(base.resolve("admin/api/v1/vms"))
@@ -393,7 +427,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 .header("Authorization", "Bearer " + admin)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        long t0 = System.nanoTime();
+        long t0 = due;
         UUID id;
         try {
             HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
@@ -567,7 +601,7 @@ class ProvisioningBenchmark implements ApplicationRunner {
                 }
             }
         }));
-        heartbeat(hostIds, h -> registry.heartbeat(h, "0.1.0"));
+        heartbeat(hostIds, h -> registry.heartbeat(h, "0.1.0", null));
     }
 
     // ---- where the time goes ----

@@ -222,7 +222,8 @@ class AdminVmPagesController {
         }
         try {
             PlacementDecision d = placement.preview(new PlacementRequest(vm.id(), vm.gpuModel(), vm.gpuCount(),
-                    vm.vcpus(), vm.memoryMiB(), vm.location(), Set.of(), NumaPolicy.PREFERRED, false, null));
+                    vm.vcpus(), vm.memoryMiB(), vm.location(), Set.of(), NumaPolicy.PREFERRED, false, null,
+                    vm.bootDisk()));
             // only the filters that turned hosts away
             Map<String, Integer> rejections = new java.util.LinkedHashMap<>();
             d.rejections().forEach((reason, hosts) -> {

@@ -1,5 +1,6 @@
 package io.gpucloud.controlplane.demo;
 
+import io.gpucloud.controlplane.api.BootImages;
 import io.gpucloud.controlplane.tenancy.Projects;
 import io.gpucloud.controlplane.tenancy.TokenService;
 import io.gpucloud.controlplane.tenancy.Tokens;
@@ -45,6 +46,10 @@ class DemoFleet implements AutoCloseable {
             SimulatedHostSpec.hgxH200("demo-h200-1"),
             SimulatedHostSpec.hgxB200("demo-b200-1"));
 
+    // what a catalog image's file on a demo host claims as its disk size (the file itself is a few KiB)
+    private static final long DEMO_IMAGE_BYTES = 20L << 30;
+
+    private final BootImages bootImages;
     private final TokenService tokens;
     private final Projects projects;
     private final Users users;
@@ -58,12 +63,13 @@ class DemoFleet implements AutoCloseable {
     private final List<SimulatedHost> hosts = new ArrayList<>();
     private final List<JobExecutor> executors = new ArrayList<>();
 
-    DemoFleet(TokenService tokens, Projects projects, Users users, JdbcClient jdbc,
+    DemoFleet(BootImages bootImages, TokenService tokens, Projects projects, Users users, JdbcClient jdbc,
               @Value("${DEMO_ADMIN_PASSWORD:}") String adminPassword,
               @Value("${DEMO_USER_PASSWORD:}") String userPassword,
               @Value("${gpucloud.data-dir:./data}") String dataDir,
               @Value("${DEMO_ADMIN_TOKEN:}") String adminToken,
               @Value("${DEMO_PROJECT_TOKEN:}") String projectToken) {
+        this.bootImages = bootImages;
         this.tokens = tokens;
         this.projects = projects;
         this.users = users;
@@ -92,13 +98,17 @@ class DemoFleet implements AutoCloseable {
             Path root = hostDir.resolve("root");
             io.gpucloud.worker.FileTrees.deleteTree(root);
             SimulatedHost host = SimulatedHost.materialize(spec, root);
+            for (BootImages.BootImage image : bootImages.all()) {
+                host.putBootImage(image.diskPath(), DEMO_IMAGE_BYTES);
+            }
             hosts.add(host);
             JobExecutor executor = JobExecutor.forSimulatedHost(host, hostDir.resolve("state"));
             executors.add(executor);
             WorkerAgent agent = new WorkerAgent(client, host::discover, bootstrap, "demo-1",
                     new CredentialStore(hostDir.resolve("worker-identity.properties")));
             // a demo start is a reboot of each simulated server: the reconcile report restores its VMs
-            agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport());
+            agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport())
+                    .withBootImages(executor::bootImages);
             agent.start();
             agents.add(agent);
         }

@@ -123,7 +123,8 @@ class WorkerController {
     HeartbeatResponse heartbeat(@PathVariable UUID hostId, @RequestBody(required = false) Heartbeat heartbeat,
                                 @RequestAttribute(Principal.REQUEST_ATTRIBUTE) Principal principal) {
         ownHost(hostId, principal);
-        var result = registry.heartbeat(hostId, heartbeat == null ? null : heartbeat.workerVersion());
+        var result = registry.heartbeat(hostId, heartbeat == null ? null : heartbeat.workerVersion(),
+                heartbeat == null ? null : heartbeat.bootImages());
         return new HeartbeatResponse(result.state(), result.reportTopology());
     }
 

@@ -74,6 +74,7 @@ public class HostQueries {
                         Capacity.of(rs.getLong("total_hugepages_1g"), rs.getLong("used_hugepages_1g")),
                         instant(rs, "registered_at"), instant(rs, "topology_reported_at"),
                         instant(rs, "last_heartbeat_at"), rs.getString("worker_version"),
+                        rs.getArray("boot_images") == null ? null : strings(rs.getArray("boot_images")),
                         List.of(), List.of(), List.of(), json.readTree(rs.getString("problems")),
                         rs.getString("virtualization_reason"), json.readTree(rs.getString("virtualization_params")),
                         rs.getString("virtualization_requested_mode")))
@@ -139,7 +140,8 @@ public class HostQueries {
                 head.stateReason(), head.fabricMode(), head.fabricSource(), head.passthroughCapable(),
                 head.gpuModel(), head.gpuCount(), head.freeGpuCount(), head.virtualizationMode(),
                 head.virtualizationStatus(), head.cpus(), head.memoryMiB(), head.hugepages1g(), head.registeredAt(),
-                head.topologyReportedAt(), head.lastHeartbeatAt(), head.workerVersion(), nodes, devices, partitions,
+                head.topologyReportedAt(), head.lastHeartbeatAt(), head.workerVersion(), head.bootImages(), nodes,
+                devices, partitions,
                 head.problems(), head.virtualizationReason(), head.virtualizationParams(),
                 head.virtualizationRequestedMode());
     }

@@ -27,6 +27,7 @@ public class HostRegistry {
     private static final Logger log = LoggerFactory.getLogger(HostRegistry.class);
     /** The reason a VM whose workflow waits on a silent host shows; cleared when the host is heard again. */
     public static final String VM_WAITING_FOR_HOST = "host unreachable; waiting for it to return";
+    private static final int MAX_BOOT_IMAGES = 1000;
     private static final Pattern HOST_NAME = Pattern.compile("^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$");
     private static final Pattern BDF = Pattern.compile("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
 
@@ -144,22 +145,34 @@ public class HostRegistry {
      * request): the common case, a host that is not unreachable, only touches its row; a returning
      * host settles its VMs and its own state in one statement, so both change together or not at all.
      */
-    public HeartbeatResult heartbeat(UUID hostId, String workerVersion) {
-        Optional<HeartbeatResult> live = jdbc.sql("""
-                UPDATE host SET last_heartbeat_at = now(), worker_version = COALESCE(?, worker_version)
+    public HeartbeatResult heartbeat(UUID hostId, String workerVersion, List<String> bootImages) {
+        String[] images = bootImages(bootImages);
+        // RETURNING's subquery reads the row as it was before this update: did the report change?
+        Optional<Beat> live = jdbc.sql("""
+                UPDATE host SET last_heartbeat_at = now(), worker_version = COALESCE(?, worker_version),
+                       boot_images = COALESCE(CAST(? AS text[]), boot_images)
                  WHERE id = ? AND state <> 'unreachable'
-                RETURNING state, topology_reported_at IS NULL AS needs_topology
+                RETURNING state, topology_reported_at IS NULL AS needs_topology,
+                          CAST(? AS text[]) IS NOT NULL
+                          AND boot_images IS DISTINCT FROM (SELECT b.boot_images FROM host b WHERE b.id = host.id)
+                          AS images_changed
                 """)
-                .params(workerVersion, hostId)
-                .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
+                .params(workerVersion, images, hostId, images)
+                .query((rs, n) -> new Beat(new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")),
+                        rs.getBoolean("images_changed")))
                 .optional();
         if (live.isPresent()) {
-            return live.get();
+            if (live.get().imagesChanged()) {
+                // VMs waiting for an image this host may now hold try again
+                capacityAddedIfReady(hostId, live.get().result().state());
+            }
+            return live.get().result();
         }
         // Unreachable (or unknown): its VMs settle and the host returns, in one statement
         HeartbeatResult returned = jdbc.sql("WITH settled AS (" + SETTLE_VMS_OF_RETURNING_HOST + ")" + """
                 UPDATE host SET last_heartbeat_at = now(),
                        worker_version = COALESCE(?, worker_version),
+                       boot_images = COALESCE(CAST(? AS text[]), boot_images),
                        state = CASE WHEN state = 'unreachable' THEN COALESCE(resume_state, 'ready') ELSE state END,
                        state_reason = CASE WHEN state = 'unreachable' THEN NULL ELSE state_reason END,
                        state_changed_at = CASE WHEN state = 'unreachable' THEN now() ELSE state_changed_at END,
@@ -167,7 +180,7 @@ public class HostRegistry {
                  WHERE id = ?
                 RETURNING state, topology_reported_at IS NULL AS needs_topology
                 """)
-                .params(hostId, VM_WAITING_FOR_HOST, hostId, workerVersion, hostId)
+                .params(hostId, VM_WAITING_FOR_HOST, hostId, workerVersion, images, hostId)
                 .query((rs, n) -> new HeartbeatResult(rs.getString("state"), rs.getBoolean("needs_topology")))
                 .optional().orElseThrow(() -> ApiException.notFound("Host", hostId));
         capacityAddedIfReady(hostId, returned.state());
@@ -175,6 +188,9 @@ public class HostRegistry {
     }
 
     public record HeartbeatResult(String state, boolean reportTopology) {
+    }
+
+    private record Beat(HeartbeatResult result, boolean imagesChanged) {
     }
 
     /**
@@ -294,6 +310,31 @@ public class HostRegistry {
                 RETURNING state
                 """).param(hostId).query(String.class).optional()
                 .ifPresent(state -> capacityAddedIfReady(hostId, state));
+    }
+
+    /**
+     * The reported boot images, sorted and without duplicates (so an unchanged report writes the same
+     * array and announces nothing), or null when the worker did not report them.
+     */
+    private static String[] bootImages(List<String> reported) {
+        if (reported == null) {
+            return null;
+        }
+        if (reported.size() > MAX_BOOT_IMAGES) {
+            throw ApiException.badRequest("bootImages", "At most " + MAX_BOOT_IMAGES + " boot images per host.");
+        }
+        java.util.TreeSet<String> sorted = new java.util.TreeSet<>();
+        for (int i = 0; i < reported.size(); i++) {
+            String path = reported.get(i);
+            if (path == null || !path.startsWith("/") || path.length() > 4096 || path.contains("/../")
+                    || path.endsWith("/..") || path.chars().anyMatch(Character::isISOControl)) {
+                throw ApiException.badRequest("bootImages[" + i + "]",
+                        "A boot image must be an absolute file path without '..' or control characters "
+                                + "(at most 4,096 characters).");
+            }
+            sorted.add(path);
+        }
+        return sorted.toArray(String[]::new);
     }
 
     private static HostTopology validate(HostTopology t) {

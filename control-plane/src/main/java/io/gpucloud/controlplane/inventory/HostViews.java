@@ -23,7 +23,7 @@ public final class HostViews {
                              String virtualizationMode, String virtualizationStatus,
                              Capacity cpus, Capacity memoryMiB, Capacity hugepages1g,
                              Instant registeredAt, Instant topologyReportedAt, Instant lastHeartbeatAt,
-                             String workerVersion,
+                             String workerVersion, List<String> bootImages,
                              List<NumaNodeView> numaNodes, List<DeviceView> pciDevices,
                              List<PartitionView> partitions, Object problems,
                              String virtualizationReason, Object virtualizationParams,

@@ -62,7 +62,12 @@ class FleetCache implements SmartLifecycle {
     record HostRow(UUID id, String state, String gpuModel, String location, boolean passthroughCapable,
                    String virtualizationMode, String virtualizationStatus, Instant topology, long allocVersion,
                    int totalGpus, int usedGpus, int totalCpus, int usedCpus, long totalMemoryMiB,
-                   long usedMemoryMiB, int totalHugepages, int usedHugepages) {
+                   long usedMemoryMiB, int totalHugepages, int usedHugepages, Set<String> bootImages) {
+
+        /** As {@link HostSnapshot#holdsBootImage}: true unless the host reported its images without this one. */
+        boolean holdsBootImage(String image) {
+            return HostSnapshot.holdsBootImage(bootImages, image);
+        }
 
         /** The host filter of the former candidate query (keep both in step with the policy's filters). */
         boolean takesVms() {
@@ -82,13 +87,13 @@ class FleetCache implements SmartLifecycle {
                     && virtualizationStatus.equals(o.virtualizationStatus) && topology.equals(o.topology)
                     && java.util.Objects.equals(gpuModel, o.gpuModel) && location.equals(o.location)
                     && totalGpus == o.totalGpus && totalCpus == o.totalCpus && totalMemoryMiB == o.totalMemoryMiB
-                    && totalHugepages == o.totalHugepages;
+                    && totalHugepages == o.totalHugepages && java.util.Objects.equals(bootImages, o.bootImages);
         }
 
         HostRow withUsage(long version, int gpus, int cpus, long memory, int pages) {
             return new HostRow(id, state, gpuModel, location, passthroughCapable, virtualizationMode,
                     virtualizationStatus, topology, version, totalGpus, usedGpus + gpus, totalCpus, usedCpus + cpus,
-                    totalMemoryMiB, usedMemoryMiB + memory, totalHugepages, usedHugepages + pages);
+                    totalMemoryMiB, usedMemoryMiB + memory, totalHugepages, usedHugepages + pages, bootImages);
         }
     }
 
@@ -245,7 +250,7 @@ class FleetCache implements SmartLifecycle {
     static final String ROW_COLUMNS = """
             id, state, gpu_model, location, passthrough_capable, virtualization_mode, virtualization_status,
             topology_reported_at, alloc_version, total_gpus, used_gpus, total_cpus, used_cpus, total_memory_mib,
-            used_memory_mib, total_hugepages_1g, used_hugepages_1g""";
+            used_memory_mib, total_hugepages_1g, used_hugepages_1g, boot_images""";
 
     static HostRow row(java.sql.ResultSet rs) throws java.sql.SQLException {
         java.sql.Timestamp ts = rs.getTimestamp("topology_reported_at");
@@ -254,7 +259,12 @@ class FleetCache implements SmartLifecycle {
                 rs.getString("virtualization_status"), ts == null ? Instant.EPOCH : ts.toInstant(),
                 rs.getLong("alloc_version"), rs.getInt("total_gpus"), rs.getInt("used_gpus"), rs.getInt("total_cpus"),
                 rs.getInt("used_cpus"), rs.getLong("total_memory_mib"), rs.getLong("used_memory_mib"),
-                rs.getInt("total_hugepages_1g"), rs.getInt("used_hugepages_1g"));
+                rs.getInt("total_hugepages_1g"), rs.getInt("used_hugepages_1g"), bootImages(rs.getArray("boot_images")));
+    }
+
+    /** A host's reported boot images, or null if it has not reported them. */
+    static Set<String> bootImages(java.sql.Array array) throws java.sql.SQLException {
+        return array == null ? null : Set.of((String[]) array.getArray());
     }
 
     private final JdbcClient jdbc;
@@ -360,6 +370,7 @@ class FleetCache implements SmartLifecycle {
      */
     private static final class Picker {
         private final Set<UUID> only;
+        private final String bootImage;
         private final int loc;
         private final long gpus;
         private final long cpus;
@@ -371,6 +382,7 @@ class FleetCache implements SmartLifecycle {
 
         Picker(PlacementRequest r, int loc, int limit) {
             this.only = r.hostIds();
+            this.bootImage = r.bootImage();
             this.loc = loc;
             this.gpus = r.gpuCount();
             this.cpus = r.vcpus();
@@ -399,7 +411,9 @@ class FleetCache implements SmartLifecycle {
                 return false;
             }
             Slot s = g.slots[i];
-            if ((!only.isEmpty() && !only.contains(s.entry.row().id())) || free.contains(s) || busy.contains(s)) {
+            HostRow row = s.entry.row();
+            if ((!only.isEmpty() && !only.contains(row.id())) || !row.holdsBootImage(bootImage) || free.contains(s)
+                    || busy.contains(s)) {
                 return false;
             }
             if (s.claiming.isLocked()) {
@@ -727,7 +741,7 @@ class FleetCache implements SmartLifecycle {
         }
         return new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
                 h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), g, partitions(h, p, true), nodes,
-                List.of());
+                List.of(), h.bootImages());
     }
 
     private HostSnapshot given(HostSnapshot h, Placement p, Instant topology) {
@@ -759,7 +773,7 @@ class FleetCache implements SmartLifecycle {
         }
         return new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
                 h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), g, partitions(h, p, false), nodes,
-                List.of());
+                List.of(), h.bootImages());
     }
 
     private static List<PartitionSnapshot> partitions(HostSnapshot h, Placement p, boolean allocated) {

@@ -167,7 +167,7 @@ public class PlacementService {
             HostSnapshot h = e.snapshot();
             hosts.add(new HostSnapshot(h.hostId(), h.name(), h.location(), h.state(), h.platform(), h.gpuModel(),
                     h.fabricMode(), h.virtualizationMode(), h.passthroughCapable(), h.gpus(), h.partitions(),
-                    h.numaNodes(), ends.getOrDefault(h.hostId(), List.of())));
+                    h.numaNodes(), ends.getOrDefault(h.hostId(), List.of()), h.bootImages()));
         }
         return hosts;
     }

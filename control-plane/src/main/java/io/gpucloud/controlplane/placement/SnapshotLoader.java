@@ -55,6 +55,7 @@ class SnapshotLoader {
                    AND (CAST(? AS text) IS NULL OR h.gpu_model = ?)
                    AND (CAST(? AS text) IS NULL OR h.location = ?)
                    AND (cardinality(CAST(? AS uuid[])) = 0 OR h.id = ANY(CAST(? AS uuid[])))
+                   AND (CAST(? AS text) IS NULL OR h.boot_images IS NULL OR ? = ANY(h.boot_images))
                    AND h.total_gpus - h.used_gpus >= ?
                    AND h.total_cpus - h.used_cpus >= ?
                    AND h.total_hugepages_1g - h.used_hugepages_1g >= ?
@@ -66,7 +67,8 @@ class SnapshotLoader {
                  LIMIT ?
                 """)
                 .params(r.gpuModel(), r.gpuModel(), r.location(), r.location(), hostFilter, hostFilter,
-                        r.gpuCount(), r.vcpus(), r.hugepages1g(), r.memoryMiB(), r.gpuCount(), r.gpuCount(), limit)
+                        r.bootImage(), r.bootImage(), r.gpuCount(), r.vcpus(), r.hugepages1g(), r.memoryMiB(),
+                        r.gpuCount(), r.gpuCount(), limit)
                 .query(UUID.class).list();
     }
 
@@ -164,7 +166,7 @@ class SnapshotLoader {
             byId.put(id, new HostSnapshot(id, (String) r[1], (String) r[2], (String) r[3], (String) r[4],
                     (String) r[5], (String) r[6], (String) r[7], (Boolean) r[8], gpus.getOrDefault(id, List.of()),
                     partitions.getOrDefault(id, List.of()), numa.getOrDefault(id, List.of()),
-                    endTimes.getOrDefault(id, List.of())));
+                    endTimes.getOrDefault(id, List.of()), rows.get(id).bootImages()));
         }
         List<HostSnapshot> ordered = new ArrayList<>(hostIds.size());
         for (UUID id : hostIds) {
@@ -232,6 +234,8 @@ class SnapshotLoader {
                                         AND h.virtualization_status = 'switching') AS switching,
                        count(*) FILTER (WHERE h.state = 'ready'
                                         AND h.virtualization_status = 'switch_failed') AS switch_failed,
+                       count(*) FILTER (WHERE h.state = 'ready' AND CAST(? AS text) IS NOT NULL
+                                        AND h.boot_images IS NOT NULL AND NOT ? = ANY(h.boot_images)) AS lack_image,
                        count(*) FILTER (WHERE h.state = 'ready' AND h.total_gpus - h.used_gpus < ?) AS lack_gpus,
                        count(*) FILTER (WHERE h.state = 'ready' AND h.total_cpus - h.used_cpus < ?) AS lack_cpus,
                        count(*) FILTER (WHERE h.state = 'ready'
@@ -240,8 +244,8 @@ class SnapshotLoader {
                  WHERE (CAST(? AS text) IS NULL OR h.gpu_model = ?)
                    AND (CAST(? AS text) IS NULL OR h.location = ?)
                 """)
-                .params(r.gpuCount(), r.vcpus(), r.hugepages1g(), r.gpuModel(), r.gpuModel(), r.location(),
-                        r.location())
+                .params(r.bootImage(), r.bootImage(), r.gpuCount(), r.vcpus(), r.hugepages1g(), r.gpuModel(),
+                        r.gpuModel(), r.location(), r.location())
                 .query((rs, n) -> {
                     String what = (r.gpuModel() == null ? "" : r.gpuModel() + " ")
                             + (r.location() == null ? "" : "in " + r.location() + " ");
@@ -257,6 +261,10 @@ class SnapshotLoader {
                     if (rs.getLong("switch_failed") > 0) {
                         sb.append("; ").append(rs.getLong("switch_failed"))
                                 .append(" failed a GPU virtualization mode switch");
+                    }
+                    if (rs.getLong("lack_image") > 0) {
+                        sb.append("; ").append(rs.getLong("lack_image")).append(" lack the boot image ")
+                                .append(io.gpucloud.placement.filter.BootImageFilter.fileName(r.bootImage()));
                     }
                     if (r.gpuCount() > 0) {
                         sb.append("; ").append(rs.getLong("lack_gpus")).append(" lack ").append(r.gpuCount())

@@ -181,12 +181,14 @@ public class VmProg implements Prog {
             return Outcome.exit("deleted");
         }
         var vm = jdbc.sql("""
-                SELECT gpu_model, gpu_count, vcpus, memory_mib, location, EXTRACT(EPOCH FROM expected_end_at - now())
+                SELECT gpu_model, gpu_count, vcpus, memory_mib, location, EXTRACT(EPOCH FROM expected_end_at - now()),
+                       boot_disk
                   FROM vm WHERE id = ?
                 """).param(vmId(s))
                 .query((rs, n) -> new PlacementRequest(vmId(s), rs.getString(1), rs.getInt(2), rs.getInt(3),
                         rs.getLong(4), rs.getString(5), Set.of(), NumaPolicy.PREFERRED, false,
-                        rs.getObject(6) == null ? null : Duration.ofSeconds(Math.max(60, rs.getLong(6)))))
+                        rs.getObject(6) == null ? null : Duration.ofSeconds(Math.max(60, rs.getLong(6))),
+                        rs.getString(7)))
                 .single();
         var outcome = placement.place(vm);
         if (outcome.placement().isEmpty()) {

@@ -44,9 +44,14 @@ abstract class CustomerApiTestBase extends ControlPlaneTestBase {
 
     /** A registered H100 host in {@code location} whose worker reports every job as succeeded. */
     void startHost(String name, String location) {
+        startHost(name, location, () -> null);
+    }
+
+    /** As {@link #startHost(String, String)}, whose worker reports these boot images with each heartbeat. */
+    void startHost(String name, String location, java.util.function.Supplier<List<String>> bootImages) {
         HostTopology topology = TestTopologiesAccess.h100(name);
         WorkerAgent agent = new WorkerAgent(new ControlPlaneClient(URI.create("http://127.0.0.1:" + port)),
-                known -> topology, bootstrapToken(), location, null);
+                known -> topology, bootstrapToken(), location, null).withBootImages(bootImages);
         agent.withJobs(job -> new JobResult(true,
                 List.of(new JobResult.Step(job.kind().name(), "sim", 0, "", 1, true)), null, null, Map.of()));
         agent.start();

@@ -95,6 +95,39 @@ class RegistrationTest extends ControlPlaneTestBase {
     }
 
     @Test
+    void heartbeatsCarryTheHostsBootImagesAndABadListIsRefused() {
+        Response r = register(bootstrapToken(), TestTopologies.hgxH100("reg-h100-img"));
+        UUID hostId = UUID.fromString(r.json().get("hostId").asString());
+        String credential = r.json().get("credential").asString();
+        String path = "/worker/v1/hosts/" + hostId + "/heartbeat";
+        java.util.function.Supplier<Object> images = () -> jdbc.sql("SELECT boot_images FROM host WHERE id = ?")
+                .param(hostId).query((rs, n) -> rs.getArray(1) == null ? "not reported"
+                        : java.util.List.of((String[]) rs.getArray(1).getArray())).single();
+        assertThat(images.get()).isEqualTo("not reported");
+
+        String b = "/var/lib/gpucloud/images/b.qcow2";
+        String a = "/var/lib/gpucloud/images/a.raw";
+        assertThat(call("POST", path, credential, new Heartbeat(Instant.now(), "t", java.util.List.of(b, a, b)))
+                .status()).isEqualTo(200);
+        assertThat(images.get()).isEqualTo(java.util.List.of(a, b)); // sorted, each once
+        // a worker that does not say (older, or cannot read its directory) leaves the last report
+        assertThat(call("POST", path, credential, new Heartbeat(Instant.now(), "t")).status()).isEqualTo(200);
+        assertThat(images.get()).isEqualTo(java.util.List.of(a, b));
+        // an empty list is a report: the host holds no image
+        call("POST", path, credential, new Heartbeat(Instant.now(), "t", java.util.List.of()));
+        assertThat(images.get()).isEqualTo(java.util.List.of());
+
+        for (String bad : new String[] {"relative.qcow2", "/var/lib/gpucloud/images/../../etc/shadow", "/x\nfake",
+                "/" + "a".repeat(4096)}) {
+            Response refused = call("POST", path, credential,
+                    new Heartbeat(Instant.now(), "t", java.util.List.of(a, bad)));
+            assertProblem(refused, 400);
+            assertThat(refused.json().get("field").asString()).isEqualTo("bootImages[1]");
+        }
+        assertThat(images.get()).as("a refused report changes nothing").isEqualTo(java.util.List.of());
+    }
+
+    @Test
     void vanishedGpuIsMarkedMissingAndItsPartitionsBecomeUnavailable() {
         String admin = adminToken();
         Response r = register(bootstrapToken(), TestTopologies.hgxH100("reg-h100-c"));

@@ -33,9 +33,14 @@ class FleetCacheCandidatesTest {
     private final Random random = new Random(7);
 
     private static FleetCache.HostRow host(String location, int totalGpus, int usedGpus, int freeCpus, String state) {
+        return host(location, totalGpus, usedGpus, freeCpus, state, null);
+    }
+
+    private static FleetCache.HostRow host(String location, int totalGpus, int usedGpus, int freeCpus, String state,
+                                           Set<String> bootImages) {
         return new FleetCache.HostRow(UUID.randomUUID(), state, totalGpus == 0 ? null : H100, location, true,
                 "passthrough", "ready", Instant.EPOCH, 1, totalGpus, usedGpus, 224, 224 - freeCpus, 2_000_000, 0,
-                1_800, 0);
+                1_800, 0, bootImages);
     }
 
     private static FleetCache.HostRow host(int totalGpus, int usedGpus) {
@@ -102,6 +107,21 @@ class FleetCacheCandidatesTest {
     }
 
     @Test
+    void hostsThatReportedTheirImagesWithoutTheVmsAreNeverProposed() {
+        String ubuntu = "/var/lib/gpucloud/images/ubuntu-24.04.qcow2";
+        FleetCache.HostRow without = host("dc-1", 8, 7, 200, "ready", Set.of("/var/lib/gpucloud/images/debian-12.qcow2"));
+        FleetCache.HostRow with = host("dc-1", 8, 5, 200, "ready", Set.of(ubuntu));
+        FleetCache.HostRow silent = host("dc-1", 8, 6, 200, "ready", null);
+        FleetCache.Group g = group(List.of(without, with, silent));
+        PlacementRequest r = new PlacementRequest(UUID.randomUUID(), H100, 1, 4, 8L * 1024, null, Set.of(),
+                NumaPolicy.REQUIRED, false, null, ubuntu);
+        assertThat(FleetCache.pick(List.of(g), r, FleetCache.ANY_LOCATION, 8, random))
+                .containsExactly(g.slots[2], g.slots[1]); // best fit among those that may hold it
+        assertThat(FleetCache.pick(List.of(g), request(1, 4), FleetCache.ANY_LOCATION, 8, random))
+                .as("a VM without a boot image goes anywhere").startsWith(g.slots[0]);
+    }
+
+    @Test
     void aHostAnotherThreadIsClaimingOnRanksLast() throws Exception {
         FleetCache.Group g = group(List.of(host(8, 7), host(8, 6), host(8, 5)));
         Thread claimer = new Thread(() -> g.slots[0].claiming.lock());
@@ -131,7 +151,7 @@ class FleetCacheCandidatesTest {
         assertThat(FleetCache.pick(List.of(g), request(8, 8), FleetCache.ANY_LOCATION, 8, random))
                 .containsExactly(slot);
         slot.set(new FleetCache.Entry(new FleetCache.HostRow(empty.id(), "draining", H100, "dc-1", true, "passthrough",
-                "ready", Instant.EPOCH, 5, 8, 0, 224, 0, 2_000_000, 0, 1_800, 0), null));
+                "ready", Instant.EPOCH, 5, 8, 0, 224, 0, 2_000_000, 0, 1_800, 0, null), null));
         assertThat(g.setsOf(0)).isEmpty(); // takes no VMs: in no set
         assertThat(FleetCache.pick(List.of(g), request(8, 8), FleetCache.ANY_LOCATION, 8, random)).isEmpty();
     }

@@ -43,6 +43,7 @@ public class WorkerAgent implements AutoCloseable {
     private volatile Instant lastHeartbeatOk;
     private volatile JobHandler jobHandler;
     private volatile ReconcileSource reconcileSource;
+    private volatile java.util.function.Supplier<java.util.List<String>> bootImages;
     private volatile boolean reconcilePending;
     private Thread jobThread;
 
@@ -80,6 +81,15 @@ public class WorkerAgent implements AutoCloseable {
      */
     public WorkerAgent withReconcile(ReconcileSource source) {
         this.reconcileSource = source;
+        return this;
+    }
+
+    /**
+     * Report with each heartbeat which boot images the host holds (null from the source: cannot tell,
+     * the last report stays), so that placement sends VMs only where their image is.
+     */
+    public WorkerAgent withBootImages(java.util.function.Supplier<java.util.List<String>> source) {
+        this.bootImages = source;
         return this;
     }
 
@@ -210,7 +220,7 @@ public class WorkerAgent implements AutoCloseable {
 
     private void beat() {
         HeartbeatResponse r = client.heartbeat(identity.hostId(), identity.credential(),
-                new Heartbeat(Instant.now(), VERSION));
+                new Heartbeat(Instant.now(), VERSION, bootImages == null ? null : bootImages.get()));
         lastHeartbeatOk = Instant.now();
         if (r.reportTopology()) {
             adopt(client.reportTopology(identity.hostId(), identity.credential(), topology.discover(knownModuleIds)));

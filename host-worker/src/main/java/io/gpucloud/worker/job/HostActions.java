@@ -1,6 +1,7 @@
 package io.gpucloud.worker.job;
 
 import io.gpucloud.worker.fabric.Fmpm;
+import io.gpucloud.worker.libvirt.BootImageDirectory;
 import io.gpucloud.worker.libvirt.CpuIdentity;
 import io.gpucloud.worker.libvirt.GuestCatalog;
 import io.gpucloud.worker.libvirt.GuestImages;
@@ -52,11 +53,11 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
         Objects.requireNonNull(images);
     }
 
-    /** This server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
-    public static HostActions forThisHost() throws HypervisorException {
+    /** This server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}, boot images in {@code images}. */
+    public static HostActions forThisHost(BootImageDirectory images) throws HypervisorException {
         return new HostActions(Sysfs.linux(), PciDriverBinder.Timing.server(), Fmpm.system(),
                 LibvirtHypervisor.open(LibvirtHypervisor.SYSTEM), CpuIdentity.read(Path.of("/"), CpuIdentity.SAPPHIRE_RAPIDS),
-                GuestCatalog.builtin(), Duration.ofSeconds(1), "default", NvidiaSmi.system(), GuestImages.tools());
+                GuestCatalog.builtin(), Duration.ofSeconds(1), "default", NvidiaSmi.system(), GuestImages.tools(images));
     }
 
     /**
@@ -73,6 +74,6 @@ public record HostActions(Sysfs sysfs, PciDriverBinder.Timing binderTiming, Fmpm
     public static HostActions forSimulatedHost(SimulatedHost host, Hypervisor hypervisor) {
         return new HostActions(host.kernel(), PciDriverBinder.Timing.immediate(), host.fmpm(), hypervisor,
                 CpuIdentity.read(host.root(), CpuIdentity.SAPPHIRE_RAPIDS), GuestCatalog.builtin(), Duration.ofMillis(20),
-                "default", host.nvidiaSmi(), new SimulatedGuestImages());
+                "default", host.nvidiaSmi(), new SimulatedGuestImages(host.bootImages()));
     }
 }

@@ -11,6 +11,7 @@ import io.gpucloud.worker.fabric.FabricManagerClient;
 import io.gpucloud.worker.fabric.FabricManagerException;
 import io.gpucloud.worker.libvirt.DomainState;
 import io.gpucloud.worker.libvirt.DomainStatus;
+import io.gpucloud.worker.libvirt.BootImageDirectory;
 import io.gpucloud.worker.libvirt.CloudInitSeed;
 import io.gpucloud.worker.libvirt.DomainXmlBuilder;
 import io.gpucloud.worker.libvirt.GuestImageException;
@@ -102,8 +103,8 @@ public final class JobExecutor implements AutoCloseable {
     }
 
     /** A worker for this server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
-    public static JobExecutor forThisHost(Path stateDir) throws HypervisorException {
-        return new JobExecutor(HostActions.forThisHost(), stateDir);
+    public static JobExecutor forThisHost(Path stateDir, BootImageDirectory images) throws HypervisorException {
+        return new JobExecutor(HostActions.forThisHost(images), stateDir);
     }
 
     /**
@@ -135,6 +136,11 @@ public final class JobExecutor implements AutoCloseable {
     /** The VM's cloud-init seed volume (NoCloud, label cidata). */
     public Path seedFile(UUID vmId) {
         return domainDir.resolve(vmId + ".cidata.iso");
+    }
+
+    /** The boot images this host holds (for the heartbeat), or null when it cannot tell. */
+    public java.util.List<String> bootImages() {
+        return actions.images().bootImages();
     }
 
     /** Observes domains, active partitions and vfio-bound devices, for restart reconciliation. */

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -25,6 +26,12 @@ public interface GuestImages {
 
     /** Writes the seed volume (label {@code cidata}) with these files, replacing an older one. */
     void writeSeed(Path iso, CloudInitSeed.Files files) throws GuestImageException;
+
+    /**
+     * The boot images this host holds (absolute paths, sorted), which the worker reports with each
+     * heartbeat; null when it cannot tell, which leaves the last report in force.
+     */
+    List<String> bootImages();
 
     /** The command line {@link #createOverlay} runs, for the job's step log. */
     static String overlayCommand(Path base, Path overlay) {
@@ -73,9 +80,17 @@ public interface GuestImages {
         return image.getFileName().toString().endsWith(".qcow2") ? "qcow2" : "raw";
     }
 
-    /** This server's {@code qemu-img} and {@code genisoimage} (Debian: qemu-utils, genisoimage). */
+    /**
+     * This server's {@code qemu-img} and {@code genisoimage} (Debian: qemu-utils, genisoimage), with its
+     * boot images in {@link BootImageDirectory#DEFAULT}.
+     */
     static GuestImages tools() {
+        return tools(BootImageDirectory.of(BootImageDirectory.DEFAULT));
+    }
+
+    /** As {@link #tools()}, with the boot images in {@code images}. */
+    static GuestImages tools(BootImageDirectory images) {
         return new ToolGuestImages(new ExternalCommand("qemu-img", Duration.ofSeconds(120)),
-                new ExternalCommand("genisoimage", Duration.ofSeconds(60)));
+                new ExternalCommand("genisoimage", Duration.ofSeconds(60)), images);
     }
 }

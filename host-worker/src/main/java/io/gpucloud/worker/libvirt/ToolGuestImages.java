@@ -18,11 +18,25 @@ import java.util.List;
 final class ToolGuestImages implements GuestImages {
 
     private final ExternalCommand qemuImg;
-    private final ExternalCommand genisoimage;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ToolGuestImages.class);
 
-    ToolGuestImages(ExternalCommand qemuImg, ExternalCommand genisoimage) {
+    private final ExternalCommand genisoimage;
+    private final BootImageDirectory images;
+
+    ToolGuestImages(ExternalCommand qemuImg, ExternalCommand genisoimage, BootImageDirectory images) {
         this.qemuImg = qemuImg;
         this.genisoimage = genisoimage;
+        this.images = images;
+    }
+
+    @Override
+    public List<String> bootImages() {
+        try {
+            return images.list();
+        } catch (IOException e) {
+            log.warn("Cannot list the boot images in {}: {}", images.dir(), e.toString());
+            return null;
+        }
     }
 
     @Override

@@ -6,6 +6,8 @@ import io.gpucloud.worker.catalog.PartitionTable;
 import io.gpucloud.worker.catalog.PlatformCatalog;
 import io.gpucloud.worker.discovery.HostDiscovery;
 import io.gpucloud.worker.fabric.SimulatedFmpm;
+import io.gpucloud.worker.libvirt.BootImageDirectory;
+import io.gpucloud.worker.libvirt.SimulatedGuestImages;
 import io.gpucloud.worker.nvidiasmi.SimulatedNvidiaSmi;
 import io.gpucloud.worker.pci.Bdf;
 import io.gpucloud.worker.sim.BoardLayout.Dev;
@@ -142,6 +144,41 @@ public final class SimulatedHost implements AutoCloseable {
     /** BDFs of the GPUs present, in bus order. */
     public List<String> gpuBdfs() {
         return layout.gpus.stream().map(g -> g.bdf).sorted().toList();
+    }
+
+    /**
+     * The host's boot image directory. Until {@link #putBootImage} has made it, the simulated host holds
+     * every image and does not report them (as a worker older than the report does).
+     */
+    public BootImageDirectory bootImages() {
+        return new BootImageDirectory(root, BootImageDirectory.DEFAULT);
+    }
+
+    /**
+     * Puts a boot image on the host, at {@code path} under {@link BootImageDirectory#DEFAULT} (an empty
+     * qcow2 image of {@code virtualSizeBytes}), as an operator copies one there.
+     */
+    public void putBootImage(String path, long virtualSizeBytes) {
+        Path image = Path.of(path);
+        if (!image.normalize().startsWith(BootImageDirectory.DEFAULT)) {
+            throw new IllegalArgumentException(path + " is not under " + BootImageDirectory.DEFAULT);
+        }
+        try {
+            Path local = root.resolve(path.substring(1));
+            Files.createDirectories(local.getParent());
+            Files.write(local, SimulatedGuestImages.emptyQcow2(virtualSizeBytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Removes a boot image from the host, as an operator would. */
+    public void removeBootImage(String path) {
+        try {
+            Files.deleteIfExists(root.resolve(path.substring(1)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Overwrites a file below the root: for tests that need a garbled or unexpected value. */

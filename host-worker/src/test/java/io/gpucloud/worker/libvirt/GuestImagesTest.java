@@ -129,6 +129,65 @@ class GuestImagesTest {
         assertThat(run(QEMU_IMG, "check", simulated.toString())).contains("No errors were found");
     }
 
+    @Test
+    void theImageDirectoryListsWholeReadableImagesAsTheHostSeesThem() throws Exception {
+        Path root = tmp.resolve("host");
+        BootImageDirectory images = new BootImageDirectory(root, BootImageDirectory.DEFAULT);
+        assertThat(images.list()).as("no directory: no image").isEmpty();
+
+        Path dir = root.resolve("var/lib/gpucloud/images");
+        Files.createDirectories(dir.resolve("nvidia"));
+        Files.writeString(dir.resolve("ubuntu-24.04.qcow2"), "x");
+        Files.writeString(dir.resolve("nvidia/driver-570.raw"), "x");
+        Files.writeString(dir.resolve(".debian-12.qcow2"), "x"); // being copied, by the convention
+        Files.writeString(dir.resolve("debian-12.qcow2.partial"), "x");
+        Files.writeString(dir.resolve("rocky-9.qcow2.tmp"), "x");
+        Files.createSymbolicLink(dir.resolve("default.qcow2"), dir.resolve("ubuntu-24.04.qcow2"));
+        Files.createSymbolicLink(dir.resolve("dangling.qcow2"), dir.resolve("gone.qcow2"));
+
+        assertThat(images.list()).containsExactly("/var/lib/gpucloud/images/default.qcow2",
+                "/var/lib/gpucloud/images/nvidia/driver-570.raw", "/var/lib/gpucloud/images/ubuntu-24.04.qcow2");
+        assertThat(images.holds(Path.of("/var/lib/gpucloud/images/ubuntu-24.04.qcow2"))).isTrue();
+        assertThat(images.holds(Path.of("/var/lib/gpucloud/images/debian-12.qcow2.partial"))).isFalse();
+        assertThat(images.holds(Path.of("/var/lib/gpucloud/images/gone.qcow2"))).isFalse();
+        assertThat(images.holds(Path.of("/var/lib/gpucloud/images/../images/ubuntu-24.04.qcow2"))).isTrue();
+        assertThat(images.holds(Path.of("/etc/passwd"))).as("outside the directory").isFalse();
+    }
+
+    @Test
+    void aSimulatedHostHoldsWhatWasPutThereAndFailsOnTheRestAsQemuImgDoes() throws Exception {
+        Path root = tmp.resolve("sim");
+        BootImageDirectory dir = new BootImageDirectory(root, BootImageDirectory.DEFAULT);
+        SimulatedGuestImages sim = new SimulatedGuestImages(dir);
+        Path missing = Path.of("/var/lib/gpucloud/images/debian-12.qcow2");
+        assertThat(sim.bootImages()).as("nothing put there yet: every image, unreported").isNull();
+        assertThat(sim.createOverlay(missing, tmp.resolve("disks/any.qcow2"))).isTrue();
+
+        Path held = root.resolve("var/lib/gpucloud/images/ubuntu-24.04.qcow2");
+        Files.createDirectories(held.getParent());
+        Files.write(held, SimulatedGuestImages.emptyQcow2(2L << 30));
+        assertThat(run(QEMU_IMG, "check", held.toString())).contains("No errors were found");
+        assertThat(info(held).get("virtual-size").asLong()).isEqualTo(2L << 30);
+        assertThat(sim.bootImages()).containsExactly("/var/lib/gpucloud/images/ubuntu-24.04.qcow2");
+
+        Path overlay = tmp.resolve("disks/vm-4.qcow2");
+        assertThat(sim.createOverlay(Path.of("/var/lib/gpucloud/images/ubuntu-24.04.qcow2"), overlay)).isTrue();
+        assertThat(info(overlay).get("virtual-size").asLong()).as("the held image's size").isEqualTo(2L << 30);
+
+        // the real tool and the simulator, on a base neither host has: the same exit code and words
+        Path realOverlay = tmp.resolve("real/vm-5.qcow2");
+        Path simOverlay = tmp.resolve("real/vm-5.qcow2"); // same name: the message names it
+        GuestImageException real = org.assertj.core.api.Assertions.catchThrowableOfType(GuestImageException.class,
+                () -> tools.createOverlay(missing, realOverlay));
+        GuestImageException simulated = org.assertj.core.api.Assertions.catchThrowableOfType(GuestImageException.class,
+                () -> sim.createOverlay(missing, simOverlay));
+        assertThat(real).isNotNull();
+        assertThat(simulated).isNotNull();
+        assertThat(simulated.getMessage()).isEqualTo(real.getMessage());
+        assertThat(simulated.exitCode()).isEqualTo(real.exitCode()).isEqualTo(1);
+        assertThat(simOverlay).doesNotExist();
+    }
+
     private static String mode(Path p) throws java.io.IOException {
         return java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
     }
