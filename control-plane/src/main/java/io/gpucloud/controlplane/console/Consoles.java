@@ -14,6 +14,11 @@ public class Consoles {
 
     static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").withZone(ZoneOffset.UTC);
 
+    /** The last part of a path: a boot image by its file name, its full path in the title. */
+    public String fileName(String path) {
+        return path == null ? "–" : path.substring(path.lastIndexOf('/') + 1);
+    }
+
     public String time(Instant at) {
         return at == null ? "–" : TIME.format(at);
     }

@@ -34,7 +34,7 @@ class NodePagesTest extends ConsoleTestBase {
     }
 
     @Test
-    void nodeListFiltersAndTheBoardOfAFreeNode() {
+    void nodeListFiltersAndTheBoardOfAFreeNode() throws InterruptedException {
         awaitDemoFleetReady();
         signInAsAdmin();
         page.navigate(url("/console/admin/hosts"));
@@ -61,6 +61,17 @@ class NodePagesTest extends ConsoleTestBase {
         assertThat(page.locator("h1").textContent()).isEqualTo("demo-h100-1");
         assertThat(page.locator("#node-virtualization").textContent()).contains("passthrough");
         assertThat(page.locator("#virtualization-actions").count()).isEqualTo(1);
+        // the demo puts every catalog image on each host; its worker reports them with its heartbeats
+        long reportedBy = System.currentTimeMillis() + 20_000;
+        while (jdbc.sql("SELECT boot_images IS NULL FROM host WHERE name = 'demo-h100-1'").query(Boolean.class).single()
+                && System.currentTimeMillis() < reportedBy) {
+            Thread.sleep(100);
+        }
+        page.reload();
+        assertThat(page.locator("#node-boot-images").textContent())
+                .contains("ubuntu-24.04-cuda-12.8.qcow2", "debian-12.qcow2");
+        assertThat(page.locator("#node-boot-images [title='/var/lib/gpucloud/images/debian-12.qcow2']").count())
+                .isEqualTo(1);
 
         Locator cards = page.locator("#board .gpu");
         assertThat(cards.count()).isEqualTo(8);
