@@ -281,7 +281,9 @@ class FleetCache implements SmartLifecycle {
     private final Map<UUID, OwnClaim> ownClaims = new ConcurrentHashMap<>();
     private final LinkedBlockingQueue<UUID> announced = new LinkedBlockingQueue<>();
     private final Object refreshLock = new Object();
-    private final AtomicLong refreshes = new AtomicLong();
+    // Full refreshes begun so far, and the number of the newest one that has completed (under refreshLock).
+    private final AtomicLong refreshesBegun = new AtomicLong();
+    private long newestCompletedRefresh;
     private volatile boolean loaded;
     private final AtomicBoolean running = new AtomicBoolean();
     private Thread refresher;
@@ -792,17 +794,17 @@ class FleetCache implements SmartLifecycle {
 
     private void ensureLoaded() {
         if (!loaded) {
-            refreshAll(refreshes.get());
+            refreshAll(generation());
         }
     }
 
-    /** Generation of full refreshes so far; pass it to {@link #refreshAll(long)} to avoid refreshing twice. */
+    /** Full refreshes begun so far; pass it to {@link #refreshAll(long)} to avoid refreshing twice. */
     long generation() {
-        return refreshes.get();
+        return refreshesBegun.get();
     }
 
     /**
-     * Re-reads every host row (one query) unless another full refresh completed after {@code seenGeneration}:
+     * Re-reads every host row (one query) unless a full refresh begun after {@code seenGeneration} completed:
      * new hosts appear, vanished hosts go, hosts whose state, mode or topology changed lose their
      * snapshot, and hosts allocated on by someone else are read again whole.
      *
@@ -816,9 +818,12 @@ class FleetCache implements SmartLifecycle {
     void refreshAll(long seenGeneration) {
         List<UUID> changedElsewhere = new ArrayList<>();
         synchronized (refreshLock) {
-            if (loaded && refreshes.get() != seenGeneration) {
+            // Enough only if a refresh that began after the caller looked has completed: one that began
+            // before may have read the rows before a change the caller has seen committed (a new host).
+            if (loaded && newestCompletedRefresh > seenGeneration) {
                 return;
             }
+            long number = refreshesBegun.incrementAndGet();
             List<HostRow> rows = jdbc.sql("SELECT " + ROW_COLUMNS + " FROM host").query((rs, n) -> row(rs)).list();
             Set<UUID> present = new HashSet<>();
             boolean added = false;
@@ -836,7 +841,7 @@ class FleetCache implements SmartLifecycle {
                 regroup();
             }
             loaded = true;
-            refreshes.incrementAndGet();
+            newestCompletedRefresh = number;
         }
         if (!changedElsewhere.isEmpty()) {
             load(changedElsewhere, "elsewhere");
@@ -851,7 +856,7 @@ class FleetCache implements SmartLifecycle {
      */
     void pollVersions() {
         if (!loaded) {
-            refreshAll(refreshes.get());
+            refreshAll(generation());
             return;
         }
         record Version(UUID id, long version) {
@@ -859,7 +864,7 @@ class FleetCache implements SmartLifecycle {
         List<Version> versions = jdbc.sql("SELECT id, alloc_version FROM host")
                 .query((rs, n) -> new Version(rs.getObject(1, UUID.class), rs.getLong(2))).list();
         if (versions.size() != slots.size()) {
-            refreshAll(refreshes.get()); // hosts added or gone
+            refreshAll(generation()); // hosts added or gone
             return;
         }
         List<UUID> changedElsewhere = new ArrayList<>();
@@ -867,7 +872,7 @@ class FleetCache implements SmartLifecycle {
         for (Version v : versions) {
             Slot s = slots.get(v.id());
             if (s == null) {
-                refreshAll(refreshes.get());
+                refreshAll(generation());
                 return;
             }
             if (v.version() > s.entry.row().allocVersion() && !keptAfterMove(s, v.version(), changedElsewhere)) {
@@ -1028,7 +1033,7 @@ class FleetCache implements SmartLifecycle {
                 }
                 if (System.nanoTime() - nextFull >= 0) {
                     if (loaded && ++polls % FULL_REFRESH_EVERY_POLLS == 0) {
-                        refreshAll(refreshes.get());
+                        refreshAll(generation());
                     } else if (loaded) {
                         pollVersions();
                     }

@@ -31,8 +31,9 @@ class HostLifecycleTest extends ControlPlaneTestBase {
         jdbc.sql("INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib, state) "
                         + "VALUES (?, ?, ?, 't', 'H100-SXM5-80GB', 1, 2, 1024, 'running')")
                 .params(vm, projects.ensureProject("life", "life"), name).update();
-        assertThat(placement.place(new PlacementRequest(vm, "H100-SXM5-80GB", 1, 2, 1024, location, Set.of(),
-                NumaPolicy.PREFERRED, false, null)).placement()).isPresent();
+        var outcome = placement.place(new PlacementRequest(vm, "H100-SXM5-80GB", 1, 2, 1024, location, Set.of(),
+                NumaPolicy.PREFERRED, false, null));
+        assertThat(outcome.placement()).as(outcome.explanation()).isPresent();
         return vm;
     }
 
