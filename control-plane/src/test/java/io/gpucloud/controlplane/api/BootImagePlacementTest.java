@@ -14,6 +14,9 @@ import tools.jackson.databind.JsonNode;
  */
 class BootImagePlacementTest extends CustomerApiTestBase {
 
+    @org.springframework.beans.factory.annotation.Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
+
     private static final String IMAGES = "/var/lib/gpucloud/images/";
     private static final String UBUNTU = IMAGES + "ubuntu-24.04-cuda-12.8.qcow2";
     private static final String OLD_UBUNTU = IMAGES + "ubuntu-22.04-cuda-12.4.qcow2";
@@ -48,11 +51,19 @@ class BootImagePlacementTest extends CustomerApiTestBase {
         assertThat(call("GET", "/api/v1/vms/" + old, token, null).json().get("stateReason").asString())
                 .doesNotContain("/var/lib");
 
-        // an operator copies the image to img-a: the next heartbeat reports it and the VM is placed there
+        // an operator copies the image to img-a: the next heartbeat reports it, which wakes the waiting VM
+        // (rather than its next backoff), and the VM is placed there
+        double wakes = hostCapacityWakes();
         onA.add(OLD_UBUNTU);
         awaitState(token, old, "running");
+        assertThat(hostCapacityWakes()).as("the changed report woke the waiting VM").isGreaterThan(wakes);
         assertThat(hostOf(old)).isEqualTo("img-a");
         assertThat(imagesOf("img-a")).containsExactly(DEBIAN, OLD_UBUNTU);
+    }
+
+    private double hostCapacityWakes() {
+        var counter = meters.find("gpucloud.vms.capacity.retries").tag("cause", "host-capacity").counter();
+        return counter == null ? 0 : counter.count();
     }
 
     private String create(String token, String name, String image) {
