@@ -76,7 +76,8 @@ public final class HostWorkerMain {
                 option(opts, "location", "GPUCLOUD_LOCATION", "default"),
                 new CredentialStore(stateDir.resolve("identity.properties")));
         // fails fast when libvirt (qemu:///system) cannot be opened: a worker that cannot act must not take jobs
-        Path images = Path.of(option(opts, "images-dir", "GPUCLOUD_IMAGES_DIR", BootImageDirectory.DEFAULT.toString()));
+        Path images = Path.of(option(opts, "images-dir", "GPUCLOUD_IMAGES_DIR", BootImageDirectory.DEFAULT.toString()))
+                .toAbsolutePath().normalize();
         JobExecutor executor = JobExecutor.forThisHost(stateDir, BootImageDirectory.of(images));
         agent.withJobs(executor::execute).withReconcile(() -> executor.reconciler().snapshot().toReport())
                 .withBootImages(executor::bootImages);

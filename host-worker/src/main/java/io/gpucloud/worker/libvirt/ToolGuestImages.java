@@ -29,12 +29,24 @@ final class ToolGuestImages implements GuestImages {
         this.images = images;
     }
 
+    // the last listing error logged: a directory that stays unreadable is logged once, not every heartbeat
+    private volatile String lastError;
+
     @Override
     public List<String> bootImages() {
         try {
-            return images.list();
+            List<String> held = images.list();
+            if (lastError != null) {
+                log.info("The boot images in {} can be listed again: {} images", images.dir(), held.size());
+                lastError = null;
+            }
+            return held;
         } catch (IOException e) {
-            log.warn("Cannot list the boot images in {}: {}", images.dir(), e.toString());
+            if (!e.toString().equals(lastError)) {
+                log.warn("Cannot list the boot images in {}: {}; heartbeats say nothing about them until it can",
+                        images.dir(), e.toString());
+                lastError = e.toString();
+            }
             return null;
         }
     }

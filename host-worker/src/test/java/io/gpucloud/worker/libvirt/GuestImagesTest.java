@@ -155,6 +155,19 @@ class GuestImagesTest {
     }
 
     @Test
+    void aDirectoryThatCannotBeListedSaysNothingInsteadOfNone() throws Exception {
+        Path root = tmp.resolve("looped");
+        Path dir = root.resolve("var/lib/gpucloud/images");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("ubuntu-24.04.qcow2"), "x");
+        Files.createSymbolicLink(dir.resolve("again"), dir); // a loop: the walk cannot finish
+        BootImageDirectory images = new BootImageDirectory(root, BootImageDirectory.DEFAULT);
+        assertThatThrownBy(images::list).isInstanceOf(java.io.IOException.class);
+        // null keeps the host's last report, where an empty list would say it holds no image at all
+        assertThat(GuestImages.tools(images).bootImages()).isNull();
+    }
+
+    @Test
     void aSimulatedHostHoldsWhatWasPutThereAndFailsOnTheRestAsQemuImgDoes() throws Exception {
         Path root = tmp.resolve("sim");
         BootImageDirectory dir = new BootImageDirectory(root, BootImageDirectory.DEFAULT);
