@@ -9,9 +9,9 @@ import io.gpucloud.worker.action.ErrorCodes;
 import io.gpucloud.worker.action.StepLog;
 import io.gpucloud.worker.fabric.FabricManagerClient;
 import io.gpucloud.worker.fabric.FabricManagerException;
+import io.gpucloud.worker.libvirt.BootImageDirectory;
 import io.gpucloud.worker.libvirt.DomainState;
 import io.gpucloud.worker.libvirt.DomainStatus;
-import io.gpucloud.worker.libvirt.BootImageDirectory;
 import io.gpucloud.worker.libvirt.CloudInitSeed;
 import io.gpucloud.worker.libvirt.DomainXmlBuilder;
 import io.gpucloud.worker.libvirt.GuestImageException;
@@ -102,7 +102,7 @@ public final class JobExecutor implements AutoCloseable {
         return virtualization.hamiConfigFile();
     }
 
-    /** A worker for this server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}. */
+    /** A worker for this server: sysfs "/", {@code fmpm} from PATH, {@code qemu:///system}, boot images in {@code images}. */
     public static JobExecutor forThisHost(Path stateDir, BootImageDirectory images) throws HypervisorException {
         return new JobExecutor(HostActions.forThisHost(images), stateDir);
     }
