@@ -32,6 +32,25 @@ class BootImagePlacementTest extends CustomerApiTestBase {
         assertThat(imagesOf("img-b")).containsExactly(UBUNTU);
         JsonNode detail = call("GET", "/admin/api/v1/hosts/" + hostId("img-a"), adminToken(), null).json();
         assertThat(detail.get("bootImages")).extracting(JsonNode::asString).containsExactly(DEBIAN);
+        // the fleet view an operator checks first: which hosts of the location lack which image
+        JsonNode coverage = call("GET", "/admin/api/v1/boot-images?location=img-1", adminToken(), null).json();
+        JsonNode oldUbuntu = null;
+        for (JsonNode image : coverage.get("items")) {
+            if (image.get("name").asString().equals("ubuntu-22.04-cuda-12.4")) {
+                oldUbuntu = image;
+            } else if (image.get("name").asString().equals("debian-12")) {
+                assertThat(image.get("hostsHolding").asInt()).isEqualTo(1);
+                assertThat(image.get("lacking")).extracting(JsonNode::asString).containsExactly("img-b");
+            }
+        }
+        assertThat(oldUbuntu).isNotNull();
+        assertThat(oldUbuntu.get("hostsHolding").asInt()).isZero();
+        assertThat(oldUbuntu.get("hostsLacking").asInt()).isEqualTo(2);
+        assertThat(oldUbuntu.get("hostsNotReporting").asInt()).isZero();
+        assertThat(oldUbuntu.get("lacking")).extracting(JsonNode::asString).containsExactly("img-a", "img-b");
+        String projectToken = projectToken("img-place", "p");
+        assertThat(call("GET", "/admin/api/v1/boot-images", projectToken, null).status())
+                .as("operators only").isIn(401, 403);
 
         String token = projectToken("img-place", "p");
         String debian = create(token, "deb", "debian-12");
