@@ -149,6 +149,10 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.context = context;
         this.vms = vms;
         this.clients = clients;
+        // as the real worker sets it (HostWorkerMain): idle connections go before Tomcat closes them
+        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
+            System.setProperty("jdk.httpclient.keepalive.timeout", "30");
+        }
         if (rate < 0) {
             throw new IllegalArgumentException("benchmark.rate must be 0 (closed loop) or a positive VMs/s");
         }
