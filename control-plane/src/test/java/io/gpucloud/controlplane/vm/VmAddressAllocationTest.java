@@ -151,6 +151,76 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
         assertThat(listedFree("addr-rb")).as("no taken address stays listed as free").isZero();
     }
 
+    /** Allocates for {@code vm} in a transaction that stays open until {@code mayEnd}; the address is returned when allocated. */
+    private CompletableFuture<String> holdOpen(UUID vm, String location, CountDownLatch mayEnd, boolean rollBack,
+                                               CompletableFuture<String> allocated) {
+        return CompletableFuture.supplyAsync(() -> tx.execute(s -> {
+            String ip = allocate(vm, location);
+            allocated.complete(ip);
+            try {
+                mayEnd.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (rollBack) {
+                s.setRollbackOnly();
+            }
+            return ip;
+        }), threads);
+    }
+
+    @Test
+    void allocationsThatSkipTheSameAddressDoNotWaitForEachOther() throws Exception {
+        UUID project = projects.ensureProject("addr-corp", "skip");
+        String subnet = allocate(newVm(project), "addr-skip").replaceAll("0\\.10$", ""); // .10
+        CountDownLatch mayEnd = new CountDownLatch(1);
+        // the first holds .11; the second skips .11 (listing it) and holds .12, both uncommitted
+        CompletableFuture<String> first = new CompletableFuture<>();
+        CompletableFuture<String> second = new CompletableFuture<>();
+        CompletableFuture<String> a = holdOpen(newVm(project), "addr-skip", mayEnd, false, first);
+        assertThat(first.get(30, TimeUnit.SECONDS)).isEqualTo(subnet + "0.11");
+        CompletableFuture<String> b = holdOpen(newVm(project), "addr-skip", mayEnd, false, second);
+        assertThat(second.get(30, TimeUnit.SECONDS)).isEqualTo(subnet + "0.12");
+        // the third skips .11 too: it must not wait for the second's listing of it to commit (V21 did)
+        UUID third = newVm(project);
+        String c = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(third, "addr-skip")), threads)
+                .get(10, TimeUnit.SECONDS);
+        assertThat(c).isEqualTo(subnet + "0.13");
+        mayEnd.countDown();
+        a.get(30, TimeUnit.SECONDS);
+        b.get(30, TimeUnit.SECONDS);
+        // the listed entries of taken addresses are stale and go when met; the next one is .14
+        assertThat(allocate(newVm(project), "addr-skip")).isEqualTo(subnet + "0.14");
+        assertThat(listedFree("addr-skip")).as("no taken address stays listed as free").isZero();
+    }
+
+    @Test
+    void anAddressLostToTheListIsFoundBeforeTheLocationCountsAsFull() throws Exception {
+        UUID project = projects.ensureProject("addr-corp", "full");
+        String subnet = allocate(newVm(project), "addr-full").replaceAll("0\\.10$", ""); // .10
+        // every other address of the /16 taken, but .0.77: free, not listed (its taker and its lister both
+        // rolled back), which the list alone would never offer again
+        jdbc.sql("""
+                WITH vms AS (
+                    INSERT INTO vm (id, project_id, name, instance_type, gpu_model, gpu_count, vcpus, memory_mib)
+                    SELECT gen_random_uuid(), ?, 'addr-full-' || o, 't', 'H100-SXM5-80GB', 1, 4, 4096
+                      FROM generate_series(11, 65534) o WHERE o <> 77
+                    RETURNING id, substring(name from 11)::int AS o)
+                INSERT INTO vm_address (vm_id, location, address)
+                SELECT id, 'addr-full', CAST(? AS inet) + o FROM vms
+                """).params(project, subnet + "0.0").update();
+        try {
+            assertThat(listedFree("addr-full")).isZero();
+            assertThat(allocate(newVm(project), "addr-full")).isEqualTo(subnet + "0.77");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> allocate(newVm(project), "addr-full"))
+                    .hasMessageContaining("no free private address in location addr-full");
+        } finally {
+            // 65,000 VMs would weigh on every later test of this context
+            jdbc.sql("DELETE FROM vm WHERE project_id = ?").param(project).update();
+            jdbc.sql("DELETE FROM vm_address_free WHERE location = 'addr-full'").update();
+        }
+    }
+
     @Test
     void theHighestAddressFreedIsTakenAgainAndAMovedVmFreesItsOldOne() {
         UUID project = projects.ensureProject("addr-corp", "top");
