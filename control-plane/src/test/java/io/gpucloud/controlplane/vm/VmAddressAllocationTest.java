@@ -52,11 +52,25 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
      */
     private String[] allocateWhileAnotherHoldsItsAddress(UUID first, UUID second, String location, boolean rollBack)
             throws Exception {
-        CountDownLatch allocated = new CountDownLatch(1);
         CountDownLatch mayEnd = new CountDownLatch(1);
-        CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> tx.execute(s -> {
-            String ip = allocate(first, location);
-            allocated.countDown();
+        CompletableFuture<String> allocated = new CompletableFuture<>();
+        CompletableFuture<String> a = holdOpen(first, location, mayEnd, rollBack, allocated);
+        allocated.get(30, TimeUnit.SECONDS);
+        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, location)), threads)
+                .get(10, TimeUnit.SECONDS);
+        mayEnd.countDown();
+        return new String[] {a.get(30, TimeUnit.SECONDS), b};
+    }
+
+    /**
+     * Allocates for {@code vm} in a transaction that stays open until {@code mayEnd} (then commits, or rolls
+     * back); {@code allocated} completes with the address as soon as it is allocated.
+     */
+    private CompletableFuture<String> holdOpen(UUID vm, String location, CountDownLatch mayEnd, boolean rollBack,
+                                               CompletableFuture<String> allocated) {
+        return CompletableFuture.supplyAsync(() -> tx.execute(s -> {
+            String ip = allocate(vm, location);
+            allocated.complete(ip);
             try {
                 mayEnd.await(30, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -67,11 +81,6 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
             }
             return ip;
         }), threads);
-        assertThat(allocated.await(30, TimeUnit.SECONDS)).isTrue();
-        String b = CompletableFuture.supplyAsync(() -> tx.execute(s -> allocate(second, location)), threads)
-                .get(10, TimeUnit.SECONDS);
-        mayEnd.countDown();
-        return new String[] {a.get(30, TimeUnit.SECONDS), b};
     }
 
     @Test
@@ -149,24 +158,6 @@ class VmAddressAllocationTest extends ControlPlaneTestBase {
                 .isEqualTo(subnet + "0.11");
         assertThat(allocate(newVm(project), "addr-rb")).isEqualTo(subnet + "0.13");
         assertThat(listedFree("addr-rb")).as("no taken address stays listed as free").isZero();
-    }
-
-    /** Allocates for {@code vm} in a transaction that stays open until {@code mayEnd}; the address is returned when allocated. */
-    private CompletableFuture<String> holdOpen(UUID vm, String location, CountDownLatch mayEnd, boolean rollBack,
-                                               CompletableFuture<String> allocated) {
-        return CompletableFuture.supplyAsync(() -> tx.execute(s -> {
-            String ip = allocate(vm, location);
-            allocated.complete(ip);
-            try {
-                mayEnd.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (rollBack) {
-                s.setRollbackOnly();
-            }
-            return ip;
-        }), threads);
     }
 
     @Test
