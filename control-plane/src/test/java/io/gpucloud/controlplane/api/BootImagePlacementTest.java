@@ -53,6 +53,8 @@ class BootImagePlacementTest extends CustomerApiTestBase {
                 .as("operators only").isIn(401, 403);
 
         String token = projectToken("img-place", "p");
+        assertThat(locationsOf(token, "debian-12")).contains("img-1");
+        assertThat(locationsOf(token, "ubuntu-22.04-cuda-12.4")).as("no host of img-1 holds it").doesNotContain("img-1");
         String debian = create(token, "deb", "debian-12");
         String ubuntu = create(token, "ubu", null); // the catalog's default image
         awaitState(token, debian, "running");
@@ -78,6 +80,19 @@ class BootImagePlacementTest extends CustomerApiTestBase {
         assertThat(hostCapacityWakes()).as("the changed report woke the waiting VM").isGreaterThan(wakes);
         assertThat(hostOf(old)).isEqualTo("img-a");
         assertThat(imagesOf("img-a")).containsExactly(DEBIAN, OLD_UBUNTU);
+        assertThat(locationsOf(token, "ubuntu-22.04-cuda-12.4")).contains("img-1");
+    }
+
+    /** The locations the customer API names for an image. */
+    private List<String> locationsOf(String token, String image) {
+        for (JsonNode i : call("GET", "/api/v1/boot-images", token, null).json().get("items")) {
+            if (i.get("name").asString().equals(image)) {
+                List<String> out = new java.util.ArrayList<>();
+                i.get("locations").forEach(l -> out.add(l.asString()));
+                return out;
+            }
+        }
+        throw new AssertionError("no image " + image);
     }
 
     private double hostCapacityWakes() {
