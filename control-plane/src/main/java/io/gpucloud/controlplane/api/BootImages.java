@@ -25,9 +25,12 @@ public class BootImages {
     }
 
     private final Map<String, BootImage> byName = new LinkedHashMap<>();
+    private final org.springframework.jdbc.core.simple.JdbcClient jdbc;
     private final BootImage defaultImage;
 
-    BootImages(@Value("${gpucloud.api.boot-images:classpath:catalog/boot-images.json}") Resource file) {
+    BootImages(@Value("${gpucloud.api.boot-images:classpath:catalog/boot-images.json}") Resource file,
+               org.springframework.jdbc.core.simple.JdbcClient jdbc) {
+        this.jdbc = jdbc;
         JsonMapper mapper = JsonMapper.builder().build();
         BootImage found = null;
         try (InputStream in = file.getInputStream()) {
@@ -73,6 +76,30 @@ public class BootImages {
 
     public List<BootImage> all() {
         return List.copyOf(byName.values());
+    }
+
+    /**
+     * Per image name, the locations (sorted) where a ready host holds it now; a host that has not
+     * reported its images is taken to hold every one, as placement takes it.
+     */
+    public Map<String, List<String>> locations() {
+        record ReadyHost(String location, java.util.Set<String> images) {
+        }
+        List<ReadyHost> hosts = jdbc.sql("SELECT location, boot_images FROM host WHERE state = 'ready'")
+                .query((rs, n) -> new ReadyHost(rs.getString(1), rs.getArray(2) == null ? null
+                        : new java.util.HashSet<>(List.of((String[]) rs.getArray(2).getArray()))))
+                .list();
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (BootImage image : byName.values()) {
+            java.util.Set<String> locations = new java.util.TreeSet<>();
+            for (ReadyHost h : hosts) {
+                if (h.images() == null || h.images().contains(image.diskPath())) {
+                    locations.add(h.location());
+                }
+            }
+            out.put(image.name(), List.copyOf(locations));
+        }
+        return out;
     }
 
     Optional<BootImage> find(String name) {

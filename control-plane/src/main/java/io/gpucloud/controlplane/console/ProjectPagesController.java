@@ -138,6 +138,7 @@ class ProjectPagesController {
         model.addAttribute("locations", locations);
         model.addAttribute("keys", sshKeys.list(p.id()));
         model.addAttribute("bootImages", bootImages.all());
+        model.addAttribute("imageLocations", bootImages.locations());
         return "console/project/vms";
     }
 

@@ -30,6 +30,8 @@ class ProjectConsoleTest extends ConsoleTestBase {
     @Test
     void anInvalidNameIsShownNextToTheFormWhichKeepsItsValues() {
         signInAsCustomer();
+        // each boot image says where a host holds it (the demo puts every image on its hosts in demo-1)
+        assertThat(page.locator("select[name=bootImage] option[value='debian-12']")).containsText("· in demo-1");
         long before = jdbc.sql("SELECT count(*) FROM vm").query(Long.class).single();
         page.getByLabel("Name").fill("Bad_Name");
         page.locator("#type-h100x1").check();
