@@ -93,7 +93,7 @@ public class BootImages {
         for (BootImage image : byName.values()) {
             java.util.Set<String> locations = new java.util.TreeSet<>();
             for (ReadyHost h : hosts) {
-                if (h.images() == null || h.images().contains(image.diskPath())) {
+                if (io.gpucloud.placement.HostSnapshot.holdsBootImage(h.images(), image.diskPath())) {
                     locations.add(h.location());
                 }
             }
