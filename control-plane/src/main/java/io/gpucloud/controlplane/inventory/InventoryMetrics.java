@@ -9,7 +9,8 @@ import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
 
 /**
- * Fleet gauges for Prometheus: hosts per state and how long ago each worker was heard. Sampled from
+ * Fleet gauges for Prometheus: hosts per state, how long ago each worker was heard, and how many
+ * ready hosts hold each boot image. Sampled from
  * SQL on a timer so a scrape never waits on the database. (Free GPUs and partitions are counted by
  * placement's {@code CapacityMetrics}, from its fleet cache.)
  */
@@ -19,12 +20,16 @@ class InventoryMetrics {
     private final JdbcClient jdbc;
     private final GaugeFamily hosts;
     private final GaugeFamily heartbeatAge;
+    private final GaugeFamily bootImageHosts;
 
     InventoryMetrics(JdbcClient jdbc, MeterRegistry registry) {
         this.jdbc = jdbc;
         this.hosts = new GaugeFamily(registry, "gpucloud.hosts", "Hosts by state", null);
         this.heartbeatAge = new GaugeFamily(registry, "gpucloud.worker.heartbeat.age",
                 "Seconds since each host worker was last heard", "seconds");
+        this.bootImageHosts = new GaugeFamily(registry, "gpucloud.boot.image.hosts",
+                "Ready hosts whose worker reports holding each boot image (by path); compare with "
+                        + "gpucloud_hosts{state=\"ready\"} to see where an image is missing", null);
     }
 
     @Scheduled(fixedDelayString = "${gpucloud.metrics.sample-period:10s}", initialDelay = 1000)
@@ -33,6 +38,9 @@ class InventoryMetrics {
         heartbeatAge.update(rows("""
                 SELECT name, EXTRACT(EPOCH FROM now() - last_heartbeat_at) FROM host WHERE last_heartbeat_at IS NOT NULL
                 """, rs -> Tags.of("host", rs.getString(1))));
+        bootImageHosts.update(rows("""
+                SELECT image, count(*) FROM host, unnest(boot_images) AS image WHERE state = 'ready' GROUP BY image
+                """, rs -> Tags.of("image", rs.getString(1))));
     }
 
     /** One gauge value per row: the tags from {@code tags}, the value from the last column. */

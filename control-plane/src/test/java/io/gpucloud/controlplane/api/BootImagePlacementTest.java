@@ -23,13 +23,21 @@ class BootImagePlacementTest extends CustomerApiTestBase {
     private static final String DEBIAN = IMAGES + "debian-12.qcow2";
 
     @Test
-    void aVmGoesWhereItsImageIsAndWaitsWithAReasonUntilAHostHasIt() {
+    void aVmGoesWhereItsImageIsAndWaitsWithAReasonUntilAHostHasIt() throws InterruptedException {
         List<String> onA = new CopyOnWriteArrayList<>(List.of(DEBIAN));
         startHost("img-a", "img-1", () -> List.copyOf(onA));
         startHost("img-b", "img-1", () -> List.of(UBUNTU, UBUNTU)); // duplicates are one image
         await(() -> jdbc.sql("SELECT count(*) FROM host WHERE location = 'img-1' AND boot_images IS NOT NULL")
                 .query(Long.class).single() == 2, "both hosts to report their images");
         assertThat(imagesOf("img-b")).containsExactly(UBUNTU);
+        String metrics = "";
+        for (int i = 0; i < 50 && !metrics.contains("gpucloud_boot_image_hosts{image=\"" + DEBIAN + "\"}"); i++) {
+            Thread.sleep(100);
+            metrics = getText("/actuator/prometheus");
+        }
+        assertThat(metrics).as("ready hosts holding each image, for alerts").contains(
+                "gpucloud_boot_image_hosts{image=\"" + DEBIAN + "\"}",
+                "gpucloud_boot_image_hosts{image=\"" + UBUNTU + "\"}");
         JsonNode detail = call("GET", "/admin/api/v1/hosts/" + hostId("img-a"), adminToken(), null).json();
         assertThat(detail.get("bootImages")).extracting(JsonNode::asString).containsExactly(DEBIAN);
         // the fleet view an operator checks first: which hosts of the location lack which image
