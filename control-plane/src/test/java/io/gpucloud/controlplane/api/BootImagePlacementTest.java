@@ -31,7 +31,9 @@ class BootImagePlacementTest extends CustomerApiTestBase {
                 .query(Long.class).single() == 2, "both hosts to report their images");
         assertThat(imagesOf("img-b")).containsExactly(UBUNTU);
         String metrics = "";
-        for (int i = 0; i < 50 && !metrics.contains("gpucloud_boot_image_hosts{image=\"" + DEBIAN + "\"}"); i++) {
+        // sampled every 500 ms here: wait for a sample taken after both reports
+        for (int i = 0; i < 50 && !(metrics.contains("gpucloud_boot_image_hosts{image=\"" + DEBIAN + "\"}")
+                && metrics.contains("gpucloud_boot_image_hosts{image=\"" + UBUNTU + "\"}")); i++) {
             Thread.sleep(100);
             metrics = getText("/actuator/prometheus");
         }
