@@ -37,12 +37,6 @@ public final class HostWorkerMain {
     }
 
     public static void main(String[] args) throws Exception {
-        // Java 17's HTTP client keeps an idle connection for 20 minutes; Tomcat closes it after 60 s. A
-        // request sent on one the server has just closed fails unanswered ("header parser received no
-        // bytes"). Dropping idle connections first, before any client exists, avoids that race.
-        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
-            System.setProperty("jdk.httpclient.keepalive.timeout", "30");
-        }
         Map<String, String> opts = parse(args);
         if (opts.containsKey("help")) {
             System.out.println("usage: host-worker --control-plane URL --bootstrap-token TOKEN [--location L] "

@@ -149,10 +149,6 @@ class ProvisioningBenchmark implements ApplicationRunner {
         this.context = context;
         this.vms = vms;
         this.clients = clients;
-        // as the real worker sets it (HostWorkerMain): idle connections go before Tomcat closes them
-        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
-            System.setProperty("jdk.httpclient.keepalive.timeout", "30");
-        }
         if (rate < 0) {
             throw new IllegalArgumentException("benchmark.rate must be 0 (closed loop) or a positive VMs/s");
         }
@@ -498,26 +494,6 @@ class ProvisioningBenchmark implements ApplicationRunner {
 
     // ---- zero-latency host workers ----
 
-    /**
-     * Reports a job's result and waits for the next job, retrying as the real worker does
-     * ({@code WorkerAgent.report}): a request on a keep-alive connection the server has just closed fails
-     * without an answer, and a lost result would leave the VM waiting for the job's lease to expire.
-     */
-    private Optional<Job> report(ControlPlaneClient client, UUID host, String credential, UUID jobId) {
-        for (int i = 0; ; i++) {
-            try {
-                return client.reportResultAndLease(host, credential, jobId, OK, 25);
-            } catch (ControlPlaneClient.ControlPlaneException e) {
-                if (i >= 5 || (e.status() >= 400 && e.status() < 500) || stopping.get()) {
-                    throw e;
-                }
-                workerErrors.incrementAndGet();
-                log.warn("worker {}: {} (retrying the report)", host, e.getMessage());
-                sleep(200L << i);
-            }
-        }
-    }
-
     private void startHttpWorkers(URI base, Map<UUID, String> credentials, List<Thread> background) {
         ControlPlaneClient client = new ControlPlaneClient(base);
         for (var e : credentials.entrySet()) {
@@ -530,7 +506,13 @@ class ProvisioningBenchmark implements ApplicationRunner {
                         Optional<Job> job = client.leaseJob(host, credential, 25);
                         while (job.isPresent() && !stopping.get()) {
                             jobsAnswered.incrementAndGet(); // counted as sent: the call then waits for the next job
-                            job = report(client, host, credential, job.get().id());
+                            // retried as the real worker retries it: a lost result would leave the VM
+                            // waiting for the job's lease to expire
+                            job = client.reportResultAndLeaseRetrying(host, credential, job.get().id(), OK, 25,
+                                    lost -> {
+                                        workerErrors.incrementAndGet();
+                                        log.warn("worker {}: {} (retrying the report)", host, lost.getMessage());
+                                    });
                         }
                     } catch (RuntimeException ex) {
                         if (!stopping.get()) {
@@ -538,6 +520,9 @@ class ProvisioningBenchmark implements ApplicationRunner {
                             log.warn("worker {}: {}", host, ex.getMessage());
                             sleep(200);
                         }
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                        return;
                     }
                 }
             }));

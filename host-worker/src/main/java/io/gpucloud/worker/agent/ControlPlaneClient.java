@@ -17,6 +17,16 @@ import tools.jackson.databind.json.JsonMapper;
 /** The worker side of the control plane's {@code /worker/v1} protocol (JDK HTTP client + Jackson). */
 public class ControlPlaneClient {
 
+    static {
+        // Java 17's HTTP client keeps an idle connection for 20 minutes; Tomcat closes it after 60 s. A
+        // request sent on one the server has just closed fails unanswered ("header parser received no
+        // bytes"). Dropping idle connections first avoids that race. Read once, when the JDK's connection
+        // pool is first used, so it is set here, before this class makes its client.
+        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
+            System.setProperty("jdk.httpclient.keepalive.timeout", "30");
+        }
+    }
+
     private final URI baseUri;
     private final HttpClient http;
     private final JsonMapper json;
@@ -61,6 +71,27 @@ public class ControlPlaneClient {
             UUID jobId, io.gpucloud.protocol.job.JobResult result, int waitSeconds) {
         return java.util.Optional.ofNullable(send("POST", "worker/v1/hosts/" + hostId + "/jobs/" + jobId
                 + "/result?next=" + waitSeconds, credential, result, io.gpucloud.protocol.job.Job.class));
+    }
+
+    /**
+     * {@link #reportResultAndLease}, tried up to six times with backoff (0.2 s doubling) while the control
+     * plane does not answer or answers 5xx: a lost result would leave the job leased until its lease
+     * expires. A 4xx is final. {@code onRetry} hears each failure that is retried.
+     */
+    public java.util.Optional<io.gpucloud.protocol.job.Job> reportResultAndLeaseRetrying(UUID hostId,
+            String credential, UUID jobId, io.gpucloud.protocol.job.JobResult result, int waitSeconds,
+            java.util.function.Consumer<ControlPlaneException> onRetry) throws InterruptedException {
+        for (int i = 0; ; i++) {
+            try {
+                return reportResultAndLease(hostId, credential, jobId, result, waitSeconds);
+            } catch (ControlPlaneException e) {
+                if (i >= 5 || (e.status() >= 400 && e.status() < 500)) {
+                    throw e;
+                }
+                onRetry.accept(e);
+                Thread.sleep(200L << i);
+            }
+        }
     }
 
     private <T> T send(String method, String path, String bearer, Object body, Class<T> answer) {

@@ -135,16 +135,8 @@ public class WorkerAgent implements AutoCloseable {
     // the host's next job, leased in the same request.
     private Optional<io.gpucloud.protocol.job.Job> report(CredentialStore.Identity me, java.util.UUID jobId,
             io.gpucloud.protocol.job.JobResult result) throws InterruptedException {
-        for (int i = 0; ; i++) {
-            try {
-                return client.reportResultAndLease(me.hostId(), me.credential(), jobId, result, POLL_SECONDS);
-            } catch (ControlPlaneClient.ControlPlaneException e) {
-                if (i >= 5 || (e.status() >= 400 && e.status() < 500)) {
-                    throw e;
-                }
-                Thread.sleep(200L << i);
-            }
-        }
+        return client.reportResultAndLeaseRetrying(me.hostId(), me.credential(), jobId, result, POLL_SECONDS,
+                e -> log.warn("Reporting the result of job {} failed, retrying: {}", jobId, e.getMessage()));
     }
 
     public Optional<CredentialStore.Identity> identity() {
